@@ -1,0 +1,76 @@
+"""Prepare trylite for the benchmark through its CLI and its key route."""
+
+from __future__ import annotations
+
+import json
+
+from bench.common import (
+    APPLICATION,
+    GUARDED_LOGIN,
+    HOST,
+    KEYREQ_LOGIN,
+    PG_PORT,
+    PG_USER,
+    log,
+    psql,
+    run,
+)
+from bench.envs import venv_bin
+from bench.servers import Server, request, running, wait_until_ok
+
+DATABASE = "bench_trylite"
+ENV = {
+    "TRYLITE_DATABASE__URI": f"postgresql+psycopg://{PG_USER}@{HOST}:{PG_PORT}/",
+    # Measure the 401 path of a wrong key (failures are still counted) rather than the
+    # 429 that trylite's throttle answers after 10 failures from one address.
+    "TRYLITE_THROTTLE__MAX_FAILURES": "1000000000",
+}
+
+
+def cli(*args: str, stdin: str | None = None) -> str:
+    """Run trylite's CLI from the bench venv and return its stdout."""
+    return run([venv_bin("trylite", "trylite"), *args], env=ENV, input=stdin).stdout
+
+
+def server(key: str = "") -> Server:
+    """The trylite server description (gunicorn target ``bench.trylite_wsgi:app``)."""
+    public_id = key.split("_")[1] if key else "x"
+    return Server(
+        name="trylite", venv="trylite", target="bench.trylite_wsgi:app", database=DATABASE,
+        env=ENV, key=key, bad_key=f"trylite_{public_id}_{'0' * 43}",
+        paths={"nodb": "/bench/nodb", "echo": "/bench/echo",
+               "transaction": f"/{DATABASE}/bench/count",
+               "guarded": f"/{DATABASE}/bench/whoami",
+               "badkey": f"/{DATABASE}/bench/whoami",
+               "keyrequest": f"/{DATABASE}/user/application/"})
+
+
+def request_key(base: Server, login: str) -> str:
+    """Request a key for ``login`` over HTTP (server started just for this)."""
+    body = json.dumps({"user": login, "application": APPLICATION}).encode()
+    with running(base) as live:
+        wait_until_ok(live, base.paths["nodb"])
+        status, answer = request(live.url(base.paths["keyrequest"]), method="POST", body=body,
+                                 headers={"Content-Type": "application/json"})
+    if status != 200:
+        raise RuntimeError(f"trylite key request answered {status}: {answer[:500]!r}")
+    return json.loads(answer)
+
+
+def setup() -> Server:
+    """Create the database and users, request a key and validate it with the CLI."""
+    log("trylite: creating database, users and a validated key")
+    psql(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+    cli("db", "create", DATABASE)
+    for login in (GUARDED_LOGIN, KEYREQ_LOGIN):
+        cli("user", "create", "-d", DATABASE, login, "--name", login,
+            "--password-stdin", stdin="bench-password\n")
+    key = request_key(server(), GUARDED_LOGIN)
+    cli("application", "validate", "-d", DATABASE, key.split("_")[1])
+    return server(key)
+
+
+def version() -> str:
+    """Installed trylite version."""
+    return run([venv_bin("trylite", "python"), "-c",
+                "import trylite; print(trylite.__version__)"]).stdout.strip()

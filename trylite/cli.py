@@ -1,0 +1,267 @@
+"""The ``trylite`` command.
+
+Mistakes (unknown database, bad URI, port in use, duplicate login, …) print one line starting
+with ``Error:`` and exit with status 1 — never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from . import __version__, database, server
+from . import user_application as keys
+from .config import config
+from .exceptions import TryliteError, UserError
+from .transaction import Transaction
+from .user import User
+
+module_option = click.option(
+    '--module', '-m', 'modules', multiple=True, metavar='MODULE',
+    help='Import MODULE (its routes and models); repeatable.')
+database_option = click.option('--database', '-d', 'database_name', required=True,
+                               metavar='DB', help='The trylite database.')
+
+
+class Group(click.Group):
+    """Turns trylite's expected failures into one clear line."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except UserError as exc:
+            raise click.ClickException(
+                f'{exc.message}: {exc.description}' if exc.description else exc.message
+            ) from None
+        except TryliteError as exc:
+            raise click.ClickException(str(exc)) from None
+        except DBAPIError as exc:
+            raise click.ClickException(f'database error: {_db_message(exc)}') from None
+        except SQLAlchemyError as exc:
+            raise click.ClickException(f'database error: {type(exc).__name__}') from None
+
+
+def _db_message(exc: DBAPIError) -> str:
+    diag = getattr(exc.orig, 'diag', None)
+    message = diag and diag.message_primary
+    return message or str(exc.orig).strip().splitlines()[0]
+
+
+@click.group(cls=Group)
+@click.option('--config', '-c', 'config_file', type=click.Path(dir_okay=False),
+              envvar='TRYLITE_CONFIG', help='INI configuration file.')
+@click.version_option(__version__, prog_name='trylite')
+def main(config_file: str | None) -> None:
+    """trylite: user applications whose keys persons validate, on Werkzeug and SQLAlchemy."""
+    config.load(config_file)
+
+
+@contextmanager
+def _transaction(database_name: str, modules: tuple[str, ...] = ()) -> Iterator[Session]:
+    server.load_modules(modules)
+    database.backend().require(database_name)
+    with Transaction.start(database_name, 0) as transaction:
+        yield transaction.session
+
+
+# -- serve / demo --------------------------------------------------------------------------
+@main.command()
+@click.option('--host', help='Address to bind (default from [web] listen).')
+@click.option('--port', type=int, help='Port to bind (default from [web] listen).')
+@click.option('--workers', type=click.IntRange(1), help='Worker processes ([web] workers).')
+@click.option('--threads', type=click.IntRange(1), help='Threads per worker ([web] threads).')
+@click.option('--dev', is_flag=True, help="One process with Werkzeug's reloader.")
+@module_option
+def serve(host: str | None, port: int | None, workers: int | None, threads: int | None,
+          dev: bool, modules: tuple[str, ...]) -> None:
+    """Serve the application (gunicorn, several worker processes)."""
+    default_host, _, default_port = config.get('web', 'listen').rpartition(':')
+    try:
+        port = port or int(default_port)
+    except ValueError:
+        raise click.ClickException('[web] listen must be HOST:PORT') from None
+    server.load_modules(modules)
+    server.serve(host or default_host.strip('[]') or '127.0.0.1', port,
+                 workers or config.getint('web', 'workers'),
+                 threads or config.getint('web', 'threads'), dev=dev)
+
+
+# -- db ------------------------------------------------------------------------------------
+@main.group()
+def db() -> None:
+    """Create, list, update and drop databases."""
+
+
+@db.command('create')
+@click.argument('name')
+@module_option
+def db_create(name: str, modules: tuple[str, ...]) -> None:
+    """Create database NAME with the tables of every loaded module."""
+    server.load_modules(modules)
+    database.backend().create(name)
+    click.echo(f'Created database {name}.')
+
+
+@db.command('list')
+def db_list() -> None:
+    """List the trylite databases."""
+    for name in database.backend().list():
+        click.echo(name)
+
+
+@db.command('update')
+@click.argument('name')
+@module_option
+def db_update(name: str, modules: tuple[str, ...]) -> None:
+    """Create the tables of models registered since NAME was created."""
+    server.load_modules(modules)
+    database.backend().update(name)
+    click.echo(f'Updated database {name}.')
+
+
+@db.command('drop')
+@click.argument('name')
+@click.option('--yes', is_flag=True, help='Confirm: everything in NAME is lost.')
+def db_drop(name: str, yes: bool) -> None:
+    """Drop database NAME and all its data."""
+    if not yes:
+        raise click.ClickException(f'dropping {name} loses all its data: add --yes')
+    database.backend().require(name)
+    database.backend().drop(name)
+    click.echo(f'Dropped database {name}.')
+
+
+# -- user ----------------------------------------------------------------------------------
+@main.group()
+def user() -> None:
+    """Manage the persons of a database."""
+
+
+def _read_password(from_stdin: bool) -> str | None:
+    if from_stdin:
+        return sys.stdin.readline().rstrip('\r\n')
+    if sys.stdin.isatty():
+        return click.prompt('Password', hide_input=True, confirmation_prompt=True)
+    return None
+
+
+def _user(session: Session, login: str) -> User:
+    found = session.scalars(select(User).where(User.login == login)).first()
+    if found is None:
+        raise UserError(f'no user with login {login!r}')
+    return found
+
+
+@user.command('create')
+@database_option
+@click.argument('login')
+@click.option('--name', default='', help='Display name.')
+@click.option('--password-stdin', is_flag=True, help='Read the password from standard input.')
+def user_create(database_name: str, login: str, name: str, password_stdin: bool) -> None:
+    """Create the person LOGIN (asks for a password on a terminal)."""
+    password = _read_password(password_stdin)
+    try:
+        with _transaction(database_name) as session:
+            new = User(login=login, name=name or login, active=True)
+            if password:
+                new.set_password(password)
+            session.add(new)
+            session.flush()
+    except IntegrityError:
+        raise UserError(f'a user with login {login!r} already exists') from None
+    click.echo(f'Created user {login}.')
+
+
+@user.command('list')
+@database_option
+def user_list(database_name: str) -> None:
+    """List the persons: login, name, active."""
+    with _transaction(database_name) as session:
+        for found in session.scalars(select(User).order_by(User.login)):
+            click.echo(f'{found.login}\t{found.name}\t{"active" if found.active else "inactive"}')
+
+
+@user.command('set-password')
+@database_option
+@click.argument('login')
+@click.option('--password-stdin', is_flag=True, help='Read the password from standard input.')
+def user_set_password(database_name: str, login: str, password_stdin: bool) -> None:
+    """Set the password of LOGIN."""
+    password = _read_password(password_stdin)
+    if not password:
+        raise UserError('no password given (use --password-stdin)')
+    with _transaction(database_name) as session:
+        _user(session, login).set_password(password)
+    click.echo(f'Password of {login} set.')
+
+
+@user.command('deactivate')
+@database_option
+@click.argument('login')
+def user_deactivate(database_name: str, login: str) -> None:
+    """Deactivate LOGIN: their keys and logins stop working at once."""
+    with _transaction(database_name) as session:
+        _user(session, login).active = False
+    click.echo(f'Deactivated user {login}.')
+
+
+# -- application ---------------------------------------------------------------------------
+@main.group()
+def application() -> None:
+    """List, validate, cancel and delete user-application keys."""
+
+
+def _when(value: Any) -> str | None:
+    return value.isoformat(timespec='seconds') if value is not None else None
+
+
+@application.command('list')
+@database_option
+@click.option('--user', 'login', help='Only the keys of LOGIN.')
+@click.option('--json', 'as_json', is_flag=True, help='Print JSON.')
+def application_list(database_name: str, login: str | None, as_json: bool) -> None:
+    """List keys: public id, user, application, state, created, last used."""
+    with _transaction(database_name) as session:
+        user_id = _user(session, login).id if login else None
+        logins = dict(session.execute(select(User.id, User.login)).all())
+        rows = [{'id': key.public_id, 'user': logins.get(key.user_id),
+                 'application': key.application, 'state': key.status,
+                 'created': _when(key.created), 'last_used': _when(key.last_used),
+                 'expires': _when(key.expires)}
+                for key in keys.keys_of(session, user_id)]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    columns = ('id', 'user', 'application', 'state', 'created', 'last_used')
+    table = [[str(row[c] or '-') for c in columns] for row in rows]
+    widths = [max([len(c), *(len(r[i]) for r in table)]) for i, c in enumerate(columns)]
+    for line in [list(columns), *table]:
+        click.echo('  '.join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip())
+
+
+def _key_command(action: str, verb: str) -> None:
+    @application.command(action)
+    @database_option
+    @click.argument('public_id', metavar='ID')
+    def command(database_name: str, public_id: str) -> None:
+        with _transaction(database_name) as session:
+            getattr(keys, 'remove' if action == 'delete' else action)(session, public_id)
+        click.echo(f'{verb} key {public_id}.')
+    command.__doc__ = f'{action.capitalize()} the key whose public id is ID.'
+
+
+_key_command('validate', 'Validated')
+_key_command('cancel', 'Cancelled')
+_key_command('delete', 'Deleted')
+
+
+if __name__ == '__main__':  # pragma: no cover
+    main()

@@ -1,0 +1,84 @@
+"""The pool: which models exist, and the trylite database a request works in.
+
+Models register once, at import time of the module that defines them::
+
+    Pool.register(Work, Line, module='timesheet')
+
+``Pool(database_name)`` is the pool of one trylite database; ``pool.get('timesheet.work')``
+gives the model class registered under that name. Model classes are shared by all databases
+(they are plain SQLAlchemy classes); what differs per database is the connection.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from sqlalchemy import Table
+
+from . import database
+from .exceptions import DatabaseNotFound
+from .model import Model
+
+
+class Pool:
+    """The models of trylite, seen from one database."""
+
+    _models: ClassVar[dict[str, type[Model]]] = {}
+    _modules: ClassVar[dict[str, list[str]]] = {}
+    _internal: ClassVar[list[Table]] = [database.marker]
+
+    database_name: str
+
+    def __new__(cls, database_name: str) -> Pool:
+        """The pool of *database_name*; :class:`DatabaseNotFound` if it is not a trylite one."""
+        if not database.backend().exists(database_name):
+            raise DatabaseNotFound(f'no trylite database named {database_name!r}')
+        pool = super().__new__(cls)
+        pool.database_name = database_name
+        return pool
+
+    def __repr__(self) -> str:
+        return f'Pool({self.database_name!r})'
+
+    def get(self, name: str) -> type[Model]:
+        """The model class registered as *name* (``KeyError`` naming it otherwise)."""
+        try:
+            return self._models[name]
+        except KeyError:
+            raise KeyError(f'no model registered as {name!r}') from None
+
+    @classmethod
+    def register(cls, *models: type[Model], module: str) -> None:
+        """Register *models* under their ``__model__`` names, as part of *module*.
+
+        Registering the same class again is harmless; another class under a taken name is a
+        ``ValueError``.
+        """
+        names = cls._modules.setdefault(module, [])
+        for model in models:
+            name = model.__dict__.get('__model__')
+            if not name:
+                raise TypeError(f'{model.__qualname__} has no __model__ name')
+            if cls._models.get(name, model) is not model:
+                raise ValueError(f'another model is already registered as {name!r}')
+            cls._models[name] = model
+            if name not in names:
+                names.append(name)
+
+    @classmethod
+    def register_table(cls, table: Table) -> None:
+        """Make trylite create an internal table (not a model) in every database."""
+        if table not in cls._internal:
+            cls._internal.append(table)
+
+    @classmethod
+    def modules(cls) -> dict[str, list[str]]:
+        """Registered module names and the model names each registered."""
+        return {module: list(names) for module, names in cls._modules.items()}
+
+    @classmethod
+    def tables(cls) -> list[Table]:
+        """Every table a trylite database must have."""
+        tables = list(cls._internal)
+        tables.extend(model.__table__ for model in cls._models.values())  # type: ignore[misc]
+        return tables

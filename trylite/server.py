@@ -1,0 +1,94 @@
+"""Serving :data:`trylite.wsgi.app`: gunicorn in production, Werkzeug's reloader for development.
+
+``trylite serve`` runs gunicorn's *gthread* workers: each worker process serves ``threads``
+requests at once, so a slow or stalled client holds one thread, not a whole worker, and a worker
+that spends more than ``[web] timeout`` seconds on a request is replaced by the master. Routes
+and models are imported in the master before the workers fork; database pools are made in each
+worker after the fork.
+"""
+
+from __future__ import annotations
+
+import errno
+import importlib
+import logging
+import socket
+from collections.abc import Iterable
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from . import database
+from .config import config
+from .exceptions import TryliteError
+
+
+def load_modules(modules: Iterable[str] = ()) -> list[str]:
+    """Import ``[app] modules`` and *modules* (their routes and models register themselves)."""
+    from . import user_application  # noqa: F401  (the key routes and core models)
+
+    names = [*config.getlist('app', 'modules'), *modules]
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            raise TryliteError(f'cannot import module {name!r}: {exc}') from None
+    return names
+
+
+def check_port(host: str, port: int) -> None:
+    """Fail with a clear message if *host*:*port* cannot be bound."""
+    family = socket.AF_INET6 if ':' in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise TryliteError(f'port {port} on {host} is already in use') from None
+            raise TryliteError(f'cannot listen on {host}:{port}: {exc.strerror}') from None
+
+
+class GunicornServer(BaseApplication):  # type: ignore[misc]
+    """gunicorn, configured from trylite's options instead of its command line."""
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        from .wsgi import app
+        return app
+
+
+def _post_fork(server: Any, worker: Any) -> None:
+    database.reset()
+
+
+def serve(host: str, port: int, workers: int, threads: int, dev: bool = False) -> None:
+    """Serve until interrupted."""
+    check_port(host, port)
+    logging.basicConfig(level=logging.INFO,
+                        format='%(asctime)s %(levelname)s %(name)s: %(message)s')
+    if dev:
+        from werkzeug.serving import run_simple
+
+        from .wsgi import app
+        run_simple(host, port, app, use_reloader=True, threaded=True)
+        return
+    GunicornServer({
+        'bind': f'[{host}]:{port}' if ':' in host else f'{host}:{port}',
+        'workers': workers,
+        'worker_class': 'gthread',
+        'threads': threads,
+        'timeout': config.getint('web', 'timeout'),
+        'graceful_timeout': 10,
+        'keepalive': 5,
+        'preload_app': True,
+        'post_fork': _post_fork,
+        'proc_name': 'trylite',
+    }).run()

@@ -1,0 +1,100 @@
+"""Counting failures and answering 429 — without ever making a worker sleep.
+
+Failures (bad keys on guarded routes, failed key deletions, failed preference logins) are
+counted per *subject* — ``addr:<client address>`` and ``login:<login>`` — in the table
+``trylite_throttle`` of the database concerned, so every worker process and machine sharing it
+sees the same counts. Past ``[throttle] max_failures`` failures within ``[throttle] window``
+seconds, the subject is answered **429** with ``Retry-After`` until the window ends.
+
+Callers decide what a subject may still do while throttled; key checks verify the key *first*,
+so nobody can lock a person's valid key out by failing on purpose.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Iterable
+
+from sqlalchemy import Column, Connection, Float, Integer, String, Table, case, delete, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from werkzeug.exceptions import TooManyRequests
+
+from . import database
+from .config import config
+from .model import Model
+from .pool import Pool
+from .transaction import Transaction
+
+logger = logging.getLogger(__name__)
+
+table = Table(
+    'trylite_throttle', Model.metadata,
+    Column('subject', String(300), primary_key=True),
+    Column('failures', Integer, nullable=False),
+    Column('window_end', Float, nullable=False, index=True),
+)
+Pool.register_table(table)
+
+
+def subjects(remote_addr: str | None, login: str | None = None) -> list[str]:
+    """The subjects a failure counts against: the client address, and the login if any."""
+    found = [f'addr:{remote_addr or "unknown"}']
+    if login is not None:
+        found.append(f'login:{login[:200]}')
+    return found
+
+
+def retry_after(conn: Connection, keys: Iterable[str]) -> int:
+    """Seconds until none of *keys* is throttled any more (0 when none is)."""
+    now = time.time()
+    rows = conn.execute(select(table.c.failures, table.c.window_end).where(
+        table.c.subject.in_(list(keys)), table.c.window_end > now))
+    limit = config.getint('throttle', 'max_failures')
+    ends = [end for failures, end in rows if failures >= limit]
+    return max(1, math.ceil(max(ends) - now)) if ends else 0
+
+
+def check(keys: Iterable[str]) -> None:
+    """Answer 429 if any of *keys* is throttled now (in the current transaction)."""
+    wait = retry_after(Transaction().connection, keys)
+    if wait:
+        raise TooManyRequests('Too many failures; try again later.', retry_after=wait)
+
+
+def failure(keys: Iterable[str]) -> None:
+    """Count one failure against *keys* once the transaction ends; 429 if they are throttled.
+
+    The count is written in its own transaction after the current one, so a rollback (the
+    usual fate of a failed request) keeps it.
+    """
+    keys = list(keys)
+    transaction = Transaction()
+    transaction.atexit(_count, transaction.database_name, keys)
+    check(keys)
+
+
+def _count(database_name: str, keys: list[str]) -> None:
+    now = time.time()
+    window_end = now + config.getint('throttle', 'window')
+    for _attempt in range(3):
+        try:
+            with Transaction.start(database_name, 0) as transaction:
+                conn = transaction.connection
+                insert = pg_insert if conn.dialect.name == 'postgresql' else sqlite_insert
+                for key in keys:
+                    live = table.c.window_end > now
+                    stmt = insert(table).values(subject=key, failures=1, window_end=window_end)
+                    conn.execute(stmt.on_conflict_do_update(
+                        index_elements=[table.c.subject],
+                        set_={'failures': case((live, table.c.failures + 1), else_=1),
+                              'window_end': case((live, table.c.window_end),
+                                                 else_=window_end)}))
+                conn.execute(delete(table).where(table.c.window_end < now))
+            return
+        except Exception as exc:
+            if database.backend().classify(exc) != 'retry':
+                raise
+    logger.warning('could not count a failure for %s after 3 attempts', keys)

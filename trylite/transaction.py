@@ -1,0 +1,133 @@
+"""The current transaction, Tryton-shaped.
+
+``Transaction()`` is the transaction of the running code (a context variable, so each thread
+and task has its own); it raises ``RuntimeError`` outside one. Transactions are started with
+:meth:`Transaction.start` — usually by the :func:`~trylite.wrappers.with_transaction` wrapper::
+
+    with Transaction.start('demo', user=0, readonly=False):
+        Transaction().session.add(...)
+
+It commits when the block ends normally and rolls back when it raises. ``atexit`` callbacks run
+after either, outside the transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.orm import Session
+
+from . import database
+
+logger = logging.getLogger(__name__)
+
+_current: ContextVar[Transaction | None] = ContextVar('trylite.transaction', default=None)
+
+
+class Transaction:
+    """A database transaction and who it runs as.
+
+    Attributes: ``database_name``; ``user`` (the id of the ``res.user`` it acts for, 0 for the
+    system); ``context`` (a dict the code may read); ``readonly``; ``connection`` (the
+    SQLAlchemy :class:`~sqlalchemy.Connection`); ``session`` (a SQLAlchemy ORM
+    :class:`~sqlalchemy.orm.Session` on that connection, made on first use).
+    """
+
+    database_name: str
+    user: int
+    context: dict[str, Any]
+    readonly: bool
+    connection: Connection
+
+    def __new__(cls) -> Transaction:
+        current = _current.get()
+        if current is None:
+            raise RuntimeError('no transaction is active: use with_transaction() or '
+                               'Transaction.start()')
+        return current
+
+    @classmethod
+    @contextmanager
+    def start(cls, database_name: str, user: int = 0, *, readonly: bool = False,
+              context: dict[str, Any] | None = None,
+              timeout: float | None = None) -> Iterator[Transaction]:
+        """Run the block in a new transaction on *database_name*.
+
+        It commits if the block ends normally, rolls back if it raises; *timeout* (seconds)
+        cancels any statement that runs longer. A transaction started inside another one is
+        independent of it (its own connection) and the outer one is current again afterwards.
+        """
+        self = object.__new__(cls)
+        self.database_name = database_name
+        self.user = user
+        self.context = dict(context or ())
+        self.readonly = readonly
+        self._session: Session | None = None
+        self._atexit: list[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]] = []
+        backend = database.backend()
+        try:
+            with backend.engine(database_name).connect() as conn:
+                self.connection = conn
+                backend.begin(conn, readonly, timeout)
+                token = _current.set(self)
+                try:
+                    yield self
+                    if self._session is not None:
+                        self._session.flush()
+                    conn.commit()
+                except BaseException:
+                    if not conn.invalidated:
+                        conn.rollback()
+                    raise
+                finally:
+                    _current.reset(token)
+                    if self._session is not None:
+                        self._session.close()
+                    backend.end(conn, timeout)
+        finally:
+            self._run_atexit()
+
+    @property
+    def session(self) -> Session:
+        """The ORM session of this transaction (flushed before commit)."""
+        if self._session is None:
+            self._session = Session(bind=self.connection, expire_on_commit=False)
+        return self._session
+
+    @contextmanager
+    def set_user(self, user: int) -> Iterator[None]:
+        """Act as *user* inside the block."""
+        previous, self.user = self.user, user
+        try:
+            yield
+        finally:
+            self.user = previous
+
+    @contextmanager
+    def set_context(self, context: dict[str, Any] | None = None, **values: Any) -> Iterator[None]:
+        """Add *context* and *values* to the context inside the block."""
+        previous = self.context
+        self.context = {**previous, **(context or {}), **values}
+        try:
+            yield
+        finally:
+            self.context = previous
+
+    def atexit(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """Call ``func(*args, **kwargs)`` once the transaction has ended (either way).
+
+        An exception in *func* is logged, not raised.
+        """
+        self._atexit.append((func, args, kwargs))
+
+    def _run_atexit(self) -> None:
+        for func, args, kwargs in self._atexit:
+            try:
+                func(*args, **kwargs)
+            except Exception:
+                logger.exception('atexit callback %r of a transaction failed', func)

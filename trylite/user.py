@@ -1,0 +1,72 @@
+"""``res.user``: the persons user applications act for.
+
+Passwords are hashed with argon2 (argon2-cffi); the hash is all that is stored. Deactivating a
+person (``active = False``) stops their keys and logins at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import String, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from .exceptions import UserError
+from .model import Model
+from .pool import Pool
+
+_hasher = PasswordHasher()
+#: A hash checked when the login is unknown, so both cases cost the same time.
+_DUMMY_HASH = _hasher.hash('trylite: no such person')
+
+MIN_PASSWORD_LENGTH = 8
+
+
+class User(Model):
+    """A person: unique ``login``, display ``name``, password hash and ``active`` flag."""
+
+    __model__ = 'res.user'
+    __tablename__ = 'res_user'
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    login: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default='')
+    password_hash: Mapped[str | None] = mapped_column(String(200), default=None)
+    active: Mapped[bool] = mapped_column(default=True)
+
+    def __repr__(self) -> str:
+        return f'<User {self.id} {self.login!r}>'
+
+    def set_password(self, password: str) -> None:
+        """Store the argon2 hash of *password* (at least 8 characters)."""
+        if len(password) < MIN_PASSWORD_LENGTH:
+            raise UserError('Password too short',
+                            f'A password needs at least {MIN_PASSWORD_LENGTH} characters.')
+        self.password_hash = _hasher.hash(password)
+
+    def check_password(self, password: str) -> bool:
+        """Whether *password* is this person's; rehashes it when argon2's settings changed."""
+        if not self.password_hash:
+            return False
+        try:
+            _hasher.verify(self.password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+        if _hasher.check_needs_rehash(self.password_hash):
+            self.password_hash = _hasher.hash(password)
+        return True
+
+
+def authenticate(session: Session, login: str, password: str) -> User | None:
+    """The active person with this *login* and *password*, else ``None`` (in constant work)."""
+    user = session.scalars(select(User).where(User.login == login)).first()
+    if user is None or not user.active:
+        with contextlib.suppress(VerificationError):
+            _hasher.verify(_DUMMY_HASH, password)
+        return None
+    return user if user.check_password(password) else None
+
+
+Pool.register(User, module='res')

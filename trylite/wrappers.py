@@ -1,0 +1,156 @@
+"""Wrappers that stack between :meth:`app.route <trylite.wsgi.TryliteWSGI.route>` and a handler.
+
+They stack in this order, outermost first (each one is optional but the order is fixed)::
+
+    @app.route('/<database_name>/acme/whoami', methods=['GET'])
+    @set_max_request_size(1024)   # route attribute: body limit, 413 before the handler runs
+    @allow_null_origin            # route attribute: accept Origin: null / browser extensions
+    @with_pool                    # database_name -> Pool, 404 for unknown databases
+    @with_transaction()           # runs the rest in a Transaction, commit/rollback/retry
+    @user_application('acme')     # Authorization: Bearer <key> -> runs as the key's person
+    def whoami(request, pool): ...
+
+The two attribute wrappers may stand anywhere: ``functools.wraps`` carries the attributes out.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import logging
+from collections.abc import Callable
+from typing import Any, Literal, TypeVar
+
+from werkzeug.exceptions import NotFound, ServiceUnavailable, Unauthorized
+
+from . import database
+from .config import config
+from .exceptions import DatabaseNotFound
+from .pool import Pool
+from .transaction import Transaction
+from .wsgi import BaseResponse, Request, json_response
+
+__all__ = ['allow_null_origin', 'set_max_request_size', 'user_application', 'with_pool',
+           'with_transaction']
+
+logger = logging.getLogger(__name__)
+
+F = TypeVar('F', bound=Callable[..., Any])
+
+#: Methods that run read-write when ``with_transaction(readonly=None)``.
+WRITE_METHODS = frozenset({'POST', 'PUT', 'DELETE', 'PATCH'})
+
+
+def set_max_request_size(size: int) -> Callable[[F], F]:
+    """Limit the route's request body to *size* bytes (default ``[request] max_size``).
+
+    A larger ``Content-Length`` answers 413 before the handler runs; a chunked body is cut at
+    the limit with 413 when read.
+    """
+    def decorator(func: F) -> F:
+        func.max_request_size = size  # type: ignore[attr-defined]
+        return func
+    return decorator
+
+
+def allow_null_origin(func: F) -> F:
+    """Accept ``Origin: null`` and browser-extension origins on this route (preflight too)."""
+    func.allow_null_origin = True  # type: ignore[attr-defined]
+    return func
+
+
+def with_pool(func: F) -> F:
+    """Call ``func(request, pool, ...)`` with the :class:`Pool` of the URL's ``database_name``.
+
+    A name that is invalid or not a trylite database answers 404.
+    """
+    @functools.wraps(func)
+    def wrapper(request: Request, database_name: str, *args: Any, **kwargs: Any) -> Any:
+        try:
+            pool = Pool(database_name)
+        except DatabaseNotFound:
+            raise NotFound() from None
+        return func(request, pool, *args, **kwargs)
+    return wrapper  # type: ignore[return-value]
+
+
+def with_transaction(readonly: bool | None = None, user: int | Literal['request'] = 0,
+                     context: dict[str, Any] | None = None,
+                     timeout: float | None = None) -> Callable[[F], F]:
+    """Run ``func(request, pool, ...)`` in a :class:`Transaction` on the pool's database.
+
+    * *readonly*: ``None`` is read-write for POST, PUT, DELETE and PATCH and read-only
+      otherwise; a write in a read-only transaction fails (500, logged).
+    * *user*: the ``res.user`` id to run as, or ``'request'`` for ``request.user_id``
+      (401 when the request is not authenticated).
+    * *context*: added to ``Transaction().context``, which also holds ``_request`` (the client
+      address, host, scheme).
+    * *timeout*: seconds a statement may run; beyond, the request answers 504.
+
+    Commits on success and rolls back on any exception. A read-write transaction that meets a
+    serialization failure, a deadlock or a busy database is re-run from the start up to
+    ``[database] retry`` times, then answers 503.
+    """
+    def decorator(func: F) -> F:
+        @functools.wraps(func)
+        def wrapper(request: Request, pool: Pool, *args: Any, **kwargs: Any) -> Any:
+            ro = request.method not in WRITE_METHODS if readonly is None else readonly
+            uid = request.user_id if user == 'request' else user
+            if uid is None:
+                raise Unauthorized()
+            ctx = {**(context or {}), '_request': {
+                'remote_addr': request.remote_addr, 'http_host': request.host,
+                'scheme': request.scheme, 'is_secure': request.is_secure}}
+            retries = 0 if ro else config.getint('database', 'retry')
+            for attempt in itertools.count():
+                try:
+                    with Transaction.start(pool.database_name, uid, readonly=ro, context=ctx,
+                                           timeout=timeout):
+                        return func(request, pool, *args, **kwargs)
+                except Exception as exc:
+                    if database.backend().classify(exc) != 'retry':
+                        raise
+                    if attempt >= retries:
+                        raise ServiceUnavailable(
+                            'The database is busy; try again shortly.', retry_after=1) from None
+                    logger.info('retrying %s %s after a conflict (%d)',
+                                request.method, request.path, attempt + 1)
+            raise AssertionError('unreachable')
+        wrapper.with_transaction = True  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+    return decorator
+
+
+def user_application(name: str, json: bool = True) -> Callable[[F], F]:
+    """Run the handler as the person whose key of application *name* the request carries.
+
+    Must sit inside :func:`with_transaction`. Accepts ``Authorization: Bearer <key>`` and Basic
+    with an empty user name and the key as password. A missing, malformed, unknown, pending,
+    cancelled or expired key, a key of another application or of an inactive person answers
+    401 with ``WWW-Authenticate: Bearer realm="trylite"``. With *json* the return value is sent
+    as JSON (a response passes through); without, it follows the usual response rules.
+    """
+    from . import user_application as keys
+
+    def decorator(func: F) -> F:
+        if getattr(func, 'with_transaction', False):
+            raise TypeError(f'user_application({name!r}) must be applied inside '
+                            'with_transaction(), not outside it')
+
+        @functools.wraps(func)
+        def wrapper(request: Request, *args: Any, **kwargs: Any) -> Any:
+            try:
+                transaction = Transaction()
+            except RuntimeError:
+                raise RuntimeError(f'user_application({name!r}) must be applied inside '
+                                   'with_transaction()') from None
+            user_id = keys.authenticate(request, name)
+            request.user_id = user_id
+            with transaction.set_user(user_id):
+                rv = func(request, *args, **kwargs)
+            if json and not isinstance(rv, BaseResponse):
+                return json_response(rv)
+            return rv
+        return wrapper  # type: ignore[return-value]
+    return decorator
+
