@@ -34,10 +34,10 @@ def cli(*args: str, stdin: str | None = None) -> str:
 
 def server(key: str = "") -> Server:
     """The trylite server description (gunicorn target ``bench.trylite_wsgi:app``)."""
-    public_id = key.split("_")[1] if key else "x"
+    prefix, public_id, secret = key.split("_", 2) if key else ("trylite", "0" * 12, "0" * 43)
     return Server(
         name="trylite", venv="trylite", target="bench.trylite_wsgi:app", database=DATABASE,
-        env=ENV, key=key, bad_key=f"trylite_{public_id}_{'0' * 43}",
+        env=ENV, key=key, bad_key=f"{prefix}_{public_id}_{'0' * len(secret)}",
         paths={"nodb": "/bench/nodb", "echo": "/bench/echo",
                "transaction": f"/{DATABASE}/bench/count",
                "guarded": f"/{DATABASE}/bench/whoami",
@@ -66,8 +66,28 @@ def setup() -> Server:
         cli("user", "create", "-d", DATABASE, login, "--name", login,
             "--password-stdin", stdin="bench-password\n")
     key = request_key(server(), GUARDED_LOGIN)
-    cli("application", "validate", "-d", DATABASE, key.split("_")[1])
+    cli("application", "validate", "-d", DATABASE, key.split("_", 2)[1])
     return server(key)
+
+
+def set_key_count(base: Server, total: int) -> None:
+    """Leave ``total`` validated keys in trylite's table: the real one plus fake rows.
+
+    Fake rows belong to the key-request user, so the guarded user's lookups stay the same;
+    this follows trylite's ``res_user_application`` table (public_id, secret_hash, ...).
+    """
+    public_id = base.key.split("_", 2)[1]
+    psql(f"""
+        DELETE FROM res_user_application WHERE public_id <> '{public_id}';
+        INSERT INTO res_user_application
+            (public_id, secret_hash, user_id, application, state, created, validated)
+        SELECT 'f' || lpad(to_hex(g), 11, '0'), md5(g::text) || md5(g::text),
+               (SELECT id FROM res_user WHERE login = '{KEYREQ_LOGIN}'),
+               '{APPLICATION}', 'validated', now(), now()
+        FROM generate_series(1, {total - 1}) AS g
+        ON CONFLICT (public_id) DO NOTHING;
+        ANALYZE res_user_application;
+        """, DATABASE)
 
 
 def version() -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import math
 import os
 import platform
 import socket
@@ -25,6 +26,11 @@ class KeySleep:
 
     nodb: Point
     keys: Point
+
+    @property
+    def nodb_p99_ms(self) -> float:
+        """p99 of the nodb requests in ms; infinite when none was answered."""
+        return self.nodb.p99_us / 1000 if self.nodb.requests else math.inf
 
 
 @dataclass
@@ -117,8 +123,8 @@ def targets(results: Results) -> list[tuple[str, bool | None, str]]:
                 f"{_mean(rss or []) / 1024:.1f} MiB vs {_mean(peer_rss or []) / 1024:.1f} MiB")),
         (f"a key request never makes a worker sleep (nodb p99 ≤ {SLEEP_LIMIT_MS} ms "
          "while 4 key requests are in flight)",
-         *check(bool(sleep and sleep.nodb.p99_us <= SLEEP_LIMIT_MS * 1000), sleep,
-                f"p99 {sleep.nodb.p99_us / 1000:.1f} ms" if sleep else "")),
+         *check(bool(sleep and sleep.nodb_p99_ms <= SLEEP_LIMIT_MS), sleep,
+                f"p99 {sleep.nodb_p99_ms:.1f} ms" if sleep else "")),
     ]
 
 
@@ -140,7 +146,7 @@ def extras_section(results: Results) -> str:
         base = results.points.get((server, "nodb", 1))
         sleep = results.key_sleep.get(server)
         during = f"{base.p99_us / 1000:.2f} / " if base else ""
-        during += f"{sleep.nodb.p99_us / 1000:.2f}" if sleep else "n/a"
+        during += f"{sleep.nodb_p99_ms:.2f}" if sleep else "n/a"
         keys = f"{sleep.keys.rps:.1f}, {sleep.keys.p50_us / 1000:.1f}" if sleep else "n/a"
         lines.append(f"| {server} | {rss} | {f'{start:.2f}' if start else 'n/a'} | "
                      f"{during} | {keys} |")
@@ -160,7 +166,7 @@ def _venv_versions(venv: str) -> dict[str, str]:
             "    except m.PackageNotFoundError: pass\n"
             "print(json.dumps(found))")
     try:
-        return json.loads(run([venv_bin(venv, "python"), "-c", code]).stdout)
+        return json.loads(run([venv_bin(venv, "python"), "-I", "-c", code]).stdout)
     except (OSError, RuntimeError, ValueError):
         return {}
 

@@ -1,0 +1,194 @@
+"""Fixtures shared by the whole suite.
+
+Every database test runs twice: on SQLite files and on PostgreSQL
+(``TRYLITE_TEST_POSTGRESQL_URI``, default ``postgresql+psycopg://postgres@127.0.0.1:5432/``).
+Under ``CI=true`` an unreachable PostgreSQL or a missing Chromium fails the suite instead of
+skipping.
+
+* ``db`` — the name of a fresh trylite database on the current backend (tables emptied after
+  each test); ``backend_uri`` — that backend's ``[database] uri``.
+* ``live_server`` — base URL of ``trylite.wsgi.app`` served over real HTTP in this process.
+* ``start_server`` — starts ``trylite serve`` (gunicorn, real worker processes) and gives its URL.
+* ``browser`` — a Selenium driver of headless Chromium.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from sqlalchemy import create_engine, delete, text
+from werkzeug.serving import make_server
+
+import tests.routes  # noqa: F401  (test routes and models)
+import trylite.user_application  # noqa: F401  (key routes and core models)
+from trylite import database
+from trylite.database import marker
+from trylite.pool import Pool
+from trylite.wsgi import app
+
+ROOT = Path(__file__).resolve().parent.parent
+CI = os.environ.get('CI', '').lower() == 'true'
+PG_URI = os.environ.get('TRYLITE_TEST_POSTGRESQL_URI',
+                        'postgresql+psycopg://postgres@127.0.0.1:5432/')
+TEST_MODULES = ['tests.routes']
+
+try:  # the example application, when present, is served by the suite too
+    import example_app  # noqa: F401
+    TEST_MODULES.append('example_app')
+except ImportError:
+    pass
+
+
+def missing(reason: str) -> None:
+    """Skip for lack of *reason*'s resource — or fail, under CI=true."""
+    if CI:
+        pytest.fail(f'{reason} (CI=true: required)', pytrace=False)
+    pytest.skip(reason)
+
+
+def postgresql_error() -> str | None:
+    try:
+        engine = create_engine(PG_URI.rstrip('/') + '/postgres',
+                               connect_args={'connect_timeout': 3})
+        with engine.connect() as conn:
+            conn.execute(text('SELECT 1'))
+        engine.dispose()
+    except Exception as exc:  # any failure means: not usable
+        return f'PostgreSQL unreachable at {PG_URI}: {type(exc).__name__}'
+    return None
+
+
+@pytest.fixture(scope='session', params=['sqlite', 'postgresql'])
+def backend_uri(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+                ) -> str:
+    if request.param == 'postgresql':
+        error = postgresql_error()
+        if error:
+            missing(error)
+        return PG_URI
+    return f'sqlite:///{tmp_path_factory.mktemp("sqlite")}'
+
+
+@pytest.fixture(scope='session')
+def session_database(backend_uri: str) -> Iterator[str]:
+    name = f'trylite_test_{uuid.uuid4().hex[:8]}'
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv('TRYLITE_DATABASE__URI', backend_uri)
+        database.backend().create(name)
+    yield name
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv('TRYLITE_DATABASE__URI', backend_uri)
+        database.backend().drop(name)
+
+
+@pytest.fixture
+def db(session_database: str, backend_uri: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A trylite database on the current backend, emptied after the test."""
+    monkeypatch.setenv('TRYLITE_DATABASE__URI', backend_uri)
+    yield session_database
+    engine = database.backend().engine(session_database)
+    with engine.begin() as conn:
+        for table in reversed(Pool.tables()):
+            if table is not marker:
+                conn.execute(delete(table))
+
+
+@pytest.fixture(scope='session')
+def live_server() -> Iterator[str]:
+    """``trylite.wsgi.app`` over real HTTP (threaded Werkzeug server in this process)."""
+    server = make_server('127.0.0.1', 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f'http://127.0.0.1:{server.server_port}'
+    server.shutdown()
+
+
+@pytest.fixture
+def http() -> Iterator[requests.Session]:
+    with requests.Session() as session:
+        yield session
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(url: str, timeout: float = 20.0, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f'server exited with {proc.returncode}')
+        try:
+            requests.get(url, timeout=1)
+            return
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    raise TimeoutError(f'{url} did not answer within {timeout} s')
+
+
+@pytest.fixture
+def start_server(backend_uri: str) -> Iterator[Callable[..., str]]:
+    """Start ``trylite serve`` (gunicorn) with extra options/env; returns its base URL."""
+    started: list[subprocess.Popen] = []
+
+    def start(*args: str, env: dict[str, str] | None = None, workers: int = 2) -> str:
+        port = free_port()
+        environ = {**os.environ, 'TRYLITE_DATABASE__URI': backend_uri,
+                   'PYTHONPATH': str(ROOT), **(env or {})}
+        command = [sys.executable, '-m', 'trylite', 'serve', '--port', str(port),
+                   '--workers', str(workers), *[a for m in TEST_MODULES for a in ('-m', m)],
+                   *args]
+        proc = subprocess.Popen(command, env=environ, cwd=ROOT, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, start_new_session=True)
+        started.append(proc)
+        url = f'http://127.0.0.1:{port}'
+        wait_for(url + '/', proc=proc)
+        return url
+
+    yield start
+    for proc in started:
+        proc.terminate()
+    for proc in started:
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+CHROMIUM = shutil.which('chromium') or '/usr/bin/chromium'
+CHROMEDRIVER = shutil.which('chromedriver') or '/usr/bin/chromedriver'
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[object]:
+    """Headless Chromium (Debian's chromium + chromium-driver) driven by Selenium."""
+    if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
+        missing('Chromium or chromedriver not installed (apt-get install chromium '
+                'chromium-driver)')
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ('--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic',
+                 '--no-first-run', '--disable-background-networking',
+                 '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage',
+                 f'--user-data-dir={tmp_path / "chromium"}', '--window-size=1000,900'):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.implicitly_wait(0)
+    yield driver
+    driver.quit()

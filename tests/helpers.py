@@ -1,0 +1,55 @@
+"""Small helpers shared by tests: making persons and keys without going through HTTP."""
+
+from __future__ import annotations
+
+import requests
+from sqlalchemy import select
+
+from trylite import user_application as keys
+from trylite.transaction import Transaction
+from trylite.user import User
+
+PASSWORD = 'correct horse battery'
+
+
+def create_user(db: str, login: str, password: str = PASSWORD, active: bool = True) -> int:
+    """Create a person and return their id."""
+    with Transaction.start(db) as transaction:
+        user = User(login=login, name=login.title(), active=active)
+        user.set_password(password)
+        transaction.session.add(user)
+        transaction.session.flush()
+        return user.id
+
+
+def set_active(db: str, login: str, active: bool) -> None:
+    with Transaction.start(db) as transaction:
+        transaction.session.scalars(select(User).where(User.login == login)).one().active = active
+
+
+def public_id(key: str) -> str:
+    return key.split('_')[1]
+
+
+def request_key(base: str, db: str, login: str, application: str = 'acme') -> str:
+    """Ask for a key over HTTP, as an application does."""
+    response = requests.post(f'{base}/{db}/user/application/',
+                             json={'user': login, 'application': application}, timeout=10)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def validate(db: str, key: str) -> None:
+    """Validate *key* as its person would in preferences."""
+    with Transaction.start(db) as transaction:
+        keys.validate(transaction.session, public_id(key))
+
+
+def validated_key(base: str, db: str, login: str, application: str = 'acme') -> str:
+    key = request_key(base, db, login, application)
+    validate(db, key)
+    return key
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {'Authorization': f'Bearer {key}'}

@@ -1,0 +1,127 @@
+"""Routes the test suite serves, beside the key routes (``trylite serve --module tests.routes``)."""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import String, select, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from trylite.exceptions import UserError
+from trylite.model import Model
+from trylite.pool import Pool
+from trylite.transaction import Transaction
+from trylite.user_application import register_application
+from trylite.wrappers import (
+    allow_null_origin,
+    set_max_request_size,
+    user_application,
+    with_pool,
+    with_transaction,
+)
+from trylite.wsgi import app
+
+
+class Counter(Model):
+    """A named counter, for write and contention tests."""
+
+    __model__ = 'test.counter'
+    __tablename__ = 'test_counter'
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    value: Mapped[int] = mapped_column(default=0)
+
+
+Pool.register(Counter, module='tests')
+register_application('acme', 'ACME test application')
+register_application('other', 'Another application')
+acme = user_application('acme')
+
+
+@app.route('/<database_name>/acme/whoami', methods=['GET'])
+@allow_null_origin
+@with_pool
+@with_transaction()
+@acme
+def whoami(request, pool):
+    User = pool.get('res.user')
+    user = Transaction().session.get(User, Transaction().user)
+    return {'login': user.login, 'id': user.id}
+
+
+@app.route('/<database_name>/acme/echo', methods=['POST'])
+@set_max_request_size(1024)
+@allow_null_origin
+@with_pool
+@with_transaction()
+@acme
+def echo(request, pool):
+    return {'len': len(request.get_data()), 'user': Transaction().user}
+
+
+@app.route('/<database_name>/acme/raw', methods=['GET'])
+@with_pool
+@with_transaction()
+@user_application('acme', json=False)
+def raw(request, pool):
+    return f'raw-{Transaction().user}'
+
+
+@app.route('/<database_name>/acme/fail', methods=['POST'])
+@with_pool
+@with_transaction()
+@acme
+def fail(request, pool):
+    Transaction().session.add(Counter(name='should-not-exist', value=1))
+    Transaction().session.flush()
+    raise UserError('Something is wrong', 'More details here')
+
+
+@app.route('/<database_name>/counter/<name>', methods=['GET', 'POST'])
+@with_pool
+@with_transaction()
+def counter(request, pool, name):
+    """GET reads a counter; POST increments it by reading then writing (a lost-update trap)."""
+    session = Transaction().session
+    row = session.get(Counter, name)
+    if request.method == 'GET':
+        return {'name': name, 'value': row.value if row else 0}
+    if row is None:
+        row = Counter(name=name, value=0)
+        session.add(row)
+    row.value += 1
+    return {'name': name, 'value': row.value}
+
+
+@app.route('/<database_name>/counter/<name>/readonly-write', methods=['GET'])
+@with_pool
+@with_transaction()
+def readonly_write(request, pool, name):
+    Transaction().session.add(Counter(name=name, value=1))
+    Transaction().session.flush()
+    return 'written'
+
+
+@app.route('/<database_name>/slow/<float:seconds>', methods=['GET'])
+@with_pool
+@with_transaction(timeout=0.5)
+def slow(request, pool, seconds):
+    """A statement running *seconds*: beyond the 0.5 s timeout it must answer 504."""
+    conn = Transaction().connection
+    if conn.dialect.name == 'postgresql':
+        conn.execute(text('SELECT pg_sleep(:s)'), {'s': seconds})
+    else:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            conn.execute(text(
+                'WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c '
+                'WHERE x < 100000) SELECT count(*) FROM c'))
+    return 'done'
+
+
+@app.route('/<database_name>/users', methods=['GET'])
+@with_pool
+@with_transaction()
+def users(request, pool):
+    User = pool.get('res.user')
+    return [u.login for u in Transaction().session.scalars(select(User).order_by(User.login))]
