@@ -25,9 +25,8 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, bindparam, delete, select, update
+from sqlalchemy import ForeignKey, Index, String, bindparam, delete, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
-from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import NotFound, Unauthorized
 from werkzeug.wrappers import Response
 
@@ -41,8 +40,8 @@ from .user import User
 from .wrappers import allow_null_origin, with_pool, with_transaction
 from .wsgi import Request, app, json_response
 
-__all__ = ['UserApplication', 'register_application', 'applications', 'new_key',
-           'authenticate', 'validate', 'cancel', 'remove']
+__all__ = ['UserApplication', 'NoSuchKey', 'register_application', 'applications', 'new_key',
+           'authenticate', 'validate', 'cancel', 'remove', 'keys_of']
 
 REQUESTED, VALIDATED, CANCELLED = 'requested', 'validated', 'cancelled'
 KEY_PREFIX = 'trylite'
@@ -124,7 +123,8 @@ def parse_key(value: str) -> tuple[str, str] | None:
 
 # -- guarded routes ------------------------------------------------------------------------
 _DUMMY_HASH = _hash('x' * 43)
-_CHALLENGE = WWWAuthenticate('bearer', {'realm': 'trylite'})
+#: Quoted as RFC 6750 shows it (Werkzeug's WWWAuthenticate leaves a token-like realm bare).
+_CHALLENGE = ['Bearer realm="trylite"']
 _key_query = (
     select(UserApplication.id, UserApplication.secret_hash, UserApplication.state,
            UserApplication.expires, UserApplication.last_used, UserApplication.user_id,
@@ -132,7 +132,11 @@ _key_query = (
     .join(User, User.id == UserApplication.user_id)
     .where(UserApplication.public_id == bindparam('public_id'),
            UserApplication.application == bindparam('application')))
-_touch = (update(UserApplication).where(UserApplication.id == bindparam('key_id'))
+# Conditional, so concurrent requests of one key write ``last_used`` once a minute at most.
+_touch = (update(UserApplication)
+          .where(UserApplication.id == bindparam('key_id'),
+                 or_(UserApplication.last_used.is_(None),
+                     UserApplication.last_used <= bindparam('stale')))
           .values(last_used=bindparam('now')))
 
 
@@ -151,7 +155,9 @@ def authenticate(request: Request, application: str) -> int:
     """The id of the person whose valid key of *application* the request carries.
 
     401 (``WWW-Authenticate: Bearer realm="trylite"``) otherwise, or 429 once the client has
-    failed too often. Must run inside a transaction on the key's database.
+    failed too often; a failure is a missing, unknown or wrong key (the right secret of a
+    pending, cancelled or expired key is not). Must run inside a transaction on the key's
+    database.
     """
     transaction = Transaction()
     token = _bearer_token(request)
@@ -163,9 +169,12 @@ def authenticate(request: Request, application: str) -> int:
     secret_ok = hmac.compare_digest(
         _hash(parsed[1]) if parsed else _DUMMY_HASH, row.secret_hash if row else '')
     now = utcnow()
+    if row is None or not secret_ok:
+        # Only a wrong key is a failure: an application polling its own pending (or
+        # cancelled, expired) key is no guesser, and must not throttle its person's address.
+        throttle.failure(throttle.subjects(request.remote_addr))
     if (row is None or not secret_ok or row.state != VALIDATED or not row.active
             or (row.expires is not None and row.expires <= now)):
-        throttle.failure(throttle.subjects(request.remote_addr))
         raise Unauthorized(
             'A valid key of this application is required.' if token else
             'Send the key as Authorization: Bearer <key>.',
@@ -178,7 +187,8 @@ def authenticate(request: Request, application: str) -> int:
 def _write_last_used(database_name: str, key_id: int, now: datetime.datetime) -> None:
     try:
         with Transaction.start(database_name, 0) as transaction:
-            transaction.connection.execute(_touch, {'key_id': key_id, 'now': now})
+            transaction.connection.execute(
+                _touch, {'key_id': key_id, 'now': now, 'stale': now - LAST_USED_PRECISION})
     except Exception as exc:  # a concurrent request wrote it: fine
         if database.backend().classify(exc) != 'retry':
             raise
@@ -268,13 +278,17 @@ def keys_of(session: Session, user_id: int | None = None) -> list[UserApplicatio
     return list(session.scalars(query))
 
 
+class NoSuchKey(UserError):
+    """No key has this public id (among the keys of the person concerned, if any)."""
+
+
 def _find(session: Session, public_id: str, user_id: int | None) -> UserApplication:
     query = select(UserApplication).where(UserApplication.public_id == public_id)
     if user_id is not None:
         query = query.where(UserApplication.user_id == user_id)
     key = session.scalars(query).first()
     if key is None:
-        raise UserError('No such key', f'There is no key {public_id!r}.')
+        raise NoSuchKey('No such key', f'There is no key {public_id!r}.')
     return key
 
 
@@ -306,3 +320,6 @@ def cancel(session: Session, public_id: str, user_id: int | None = None) -> User
 def remove(session: Session, public_id: str, user_id: int | None = None) -> None:
     """Delete a key in any state."""
     session.delete(_find(session, public_id, user_id))
+
+
+from . import preferences  # noqa: E402,F401  (the page where persons validate their keys)

@@ -1,0 +1,109 @@
+"""Throttling: failures counted in the database, 429 with Retry-After, across worker processes.
+
+``trylite serve --module tests.test_throttle`` also serves ``/test/pid`` (this module's route), so
+the cross-process test can pin one kept-alive connection to each of two workers.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+import requests
+from sqlalchemy import select, update
+from werkzeug.exceptions import TooManyRequests
+
+from tests.helpers import bearer, create_user, validated_key
+from trylite import throttle
+from trylite.transaction import Transaction
+from trylite.wsgi import app
+
+
+@app.route('/test/pid', methods=['GET'])
+def pid(request):
+    """The id of the worker process answering (lets a test pin connections to workers)."""
+    return str(os.getpid())
+
+
+def count(db: str, subject: str) -> int | None:
+    with Transaction.start(db, readonly=True) as transaction:
+        return transaction.connection.execute(select(throttle.table.c.failures).where(
+            throttle.table.c.subject == subject)).scalar()
+
+
+def test_subjects():
+    assert throttle.subjects(None) == ['addr:unknown']
+    assert throttle.subjects('192.0.2.1', 'x' * 500) == ['addr:192.0.2.1', 'login:' + 'x' * 200]
+
+
+def test_failures_survive_a_rollback_then_throttle(db, monkeypatch):
+    monkeypatch.setenv('TRYLITE_THROTTLE__MAX_FAILURES', '2')
+    subjects = ['addr:192.0.2.7']
+    for _ in range(2):
+        with pytest.raises(RuntimeError), Transaction.start(db):
+            throttle.failure(subjects)
+            raise RuntimeError('the failed request rolls back')
+    assert count(db, subjects[0]) == 2
+    with Transaction.start(db) as transaction:
+        wait = throttle.retry_after(transaction.connection, subjects)
+        assert 0 < wait <= 300
+        with pytest.raises(TooManyRequests) as raised:
+            throttle.check(subjects)
+        assert raised.value.retry_after == wait
+        throttle.check(['addr:192.0.2.8'])  # others are not concerned
+
+
+def test_window_ends(db, monkeypatch):
+    monkeypatch.setenv('TRYLITE_THROTTLE__MAX_FAILURES', '1')
+    subjects = ['login:alice']
+    with Transaction.start(db):
+        throttle.failure(subjects)
+    with Transaction.start(db) as transaction:
+        transaction.connection.execute(update(throttle.table).values(window_end=time.time() - 1))
+    with Transaction.start(db) as transaction:
+        assert throttle.retry_after(transaction.connection, subjects) == 0
+        throttle.failure(subjects)  # a new window starts from one
+    assert count(db, subjects[0]) == 1
+
+
+def _pinned_sessions(base: str, workers: int = 2, attempts: int = 40
+                     ) -> dict[str, requests.Session]:
+    """One kept-alive connection per worker process, keyed by the worker's pid."""
+    pinned: dict[str, requests.Session] = {}
+    spare: list[requests.Session] = []
+    for _ in range(attempts):
+        session = requests.Session()
+        worker = session.get(f'{base}/test/pid', timeout=10).text
+        (spare if worker in pinned else []).append(session)
+        pinned.setdefault(worker, session)
+        if len(pinned) == workers:
+            break
+    for session in spare:
+        session.close()
+    return pinned
+
+
+def test_throttling_holds_across_worker_processes(db, start_server):
+    create_user(db, 'alice')
+    base = start_server('-m', 'tests.test_throttle', workers=2,
+                        env={'TRYLITE_THROTTLE__MAX_FAILURES': '3'})
+    key = validated_key(base, db, 'alice')
+    pinned = _pinned_sessions(base)
+    assert len(pinned) == 2, 'could not reach both workers'
+    (pid_a, a), (pid_b, b) = pinned.items()
+    whoami = f'{base}/{db}/acme/whoami'
+    wrong = bearer(f'trylite_{"c" * 12}_{"d" * 43}')
+    statuses = [s.get(whoami, headers=wrong, timeout=10).status_code for s in (a, b, a, b, a)]
+    assert statuses == [401, 401, 401, 429, 429]
+    throttled = b.get(whoami, headers=wrong, timeout=10)
+    assert throttled.status_code == 429
+    assert int(throttled.headers['Retry-After']) > 0
+    assert throttled.json()['status'] == 429
+    for session in (a, b):  # a valid key is never locked out
+        answer = session.get(whoami, headers=bearer(key), timeout=10)
+        assert answer.status_code == 200
+        assert answer.json()['login'] == 'alice'
+    assert (a.get(f'{base}/test/pid').text, b.get(f'{base}/test/pid').text) == (pid_a, pid_b)
+    for session in (a, b):
+        session.close()

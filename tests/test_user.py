@@ -1,0 +1,60 @@
+"""``res.user``: argon2 passwords, authentication, deactivation."""
+
+from __future__ import annotations
+
+import pytest
+from argon2 import PasswordHasher
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from tests.helpers import PASSWORD, create_user, set_active
+from trylite.exceptions import UserError
+from trylite.transaction import Transaction
+from trylite.user import User, authenticate
+
+
+def test_password_is_hashed_with_argon2():
+    user = User(login='alice')
+    user.set_password(PASSWORD)
+    assert user.password_hash.startswith('$argon2id$')
+    assert PASSWORD not in user.password_hash
+    assert user.check_password(PASSWORD)
+    assert not user.check_password(PASSWORD + '!')
+
+
+@pytest.mark.parametrize('password_hash', [None, '', 'not an argon2 hash'])
+def test_no_or_broken_hash_never_matches(password_hash):
+    assert not User(login='alice', password_hash=password_hash).check_password(PASSWORD)
+
+
+def test_short_password_is_refused():
+    with pytest.raises(UserError, match='too short'):
+        User(login='alice').set_password('short')
+
+
+def test_outdated_hash_is_upgraded():
+    weak = PasswordHasher(time_cost=1, memory_cost=8192).hash(PASSWORD)
+    user = User(login='alice', password_hash=weak)
+    assert user.check_password(PASSWORD)
+    assert user.password_hash != weak and user.check_password(PASSWORD)
+
+
+def test_authenticate(db):
+    user_id = create_user(db, 'alice')
+    with Transaction.start(db) as transaction:
+        session = transaction.session
+        assert authenticate(session, 'alice', PASSWORD).id == user_id
+        assert authenticate(session, 'alice', 'wrong password') is None
+        assert authenticate(session, 'nobody', PASSWORD) is None
+    set_active(db, 'alice', False)
+    with Transaction.start(db) as transaction:
+        assert authenticate(transaction.session, 'alice', PASSWORD) is None
+
+
+def test_login_is_unique(db):
+    create_user(db, 'alice')
+    with pytest.raises(IntegrityError), Transaction.start(db) as transaction:
+        transaction.session.add(User(login='alice', name='Another'))
+        transaction.session.flush()
+    with Transaction.start(db, readonly=True) as transaction:
+        assert transaction.session.scalars(select(User.name)).all() == ['Alice']
