@@ -134,7 +134,7 @@ def wait_for(url: str, timeout: float = 20.0, proc: subprocess.Popen | None = No
         try:
             requests.get(url, timeout=1)
             return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not up, or still starting
             time.sleep(0.1)
     raise TimeoutError(f'{url} did not answer within {timeout} s')
 

@@ -62,6 +62,7 @@ def _db_message(exc: DBAPIError) -> str:
 def main(config_file: str | None) -> None:
     """trylite: user applications whose keys persons validate, on Werkzeug and SQLAlchemy."""
     config.load(config_file)
+    config.check()
 
 
 @contextmanager
@@ -88,6 +89,7 @@ def serve(host: str | None, port: int | None, workers: int | None, threads: int 
         port = port or int(default_port)
     except ValueError:
         raise click.ClickException('[web] listen must be HOST:PORT') from None
+    database.backend()  # a bad [database] uri fails here, not in every request
     server.load_modules(modules)
     server.serve(host or default_host.strip('[]') or '127.0.0.1', port,
                  workers or config.getint('web', 'workers'),
@@ -261,6 +263,42 @@ def _key_command(action: str, verb: str) -> None:
 _key_command('validate', 'Validated')
 _key_command('cancel', 'Cancelled')
 _key_command('delete', 'Deleted')
+
+
+# -- demo ----------------------------------------------------------------------------------
+@main.command()
+@click.option('--host', default='127.0.0.1', show_default=True, help='Address to bind.')
+@click.option('--port', type=int, default=8000, show_default=True, help='Port to bind.')
+def demo(host: str, port: int) -> None:
+    """Serve the timesheet example on database `demo`, with a person `demo` and a few works.
+
+    Uses the configured [database] uri (embedded SQLite files by default). The database is
+    created on first run; the password of `demo` is new at every start and printed.
+    """
+    server.check_port(host, port)
+    server.load_modules(['example_app'])
+    from example_app.demo import prepare
+
+    password = prepare('demo', 'demo')
+    shown = '127.0.0.1' if host in ('0.0.0.0', '::', '') else host  # noqa: S104
+    base = f'http://[{shown}]:{port}' if ':' in shown else f'http://{shown}:{port}'
+    click.echo('\n'.join([
+        '',
+        'trylite demo: the timesheet example application is ready.',
+        '',
+        f'  Open         {base}/timesheet/',
+        '  Database     demo',
+        '  Login        demo',
+        f'  Password     {password}',
+        f'  Preferences  {base}/demo/preferences/  (where you validate the key)',
+        '',
+        'Enter the database and login, ask for a key, validate it in Preferences with that',
+        'password, then record your time. A new password is printed at every start.',
+        'Stop with Ctrl+C.',
+        '',
+    ]))
+    sys.stdout.flush()
+    server.serve(host, port, config.getint('web', 'workers'), config.getint('web', 'threads'))
 
 
 if __name__ == '__main__':  # pragma: no cover

@@ -44,7 +44,8 @@ OPTIONS: dict[tuple[str, str], tuple[str, str]] = {
     ('database', 'pool_size'): ('4', 'Connections kept open per database and process.'),
     ('database', 'max_overflow'): ('8', 'Extra connections opened under load, per database.'),
     ('database', 'pool_timeout'): (
-        '10', 'Seconds to wait for a free connection before answering 503.'),
+        '10', 'Seconds to wait for a free connection (or for its turn to re-run a write '
+        'transaction after a conflict) before answering 503.'),
     ('database', 'connect_timeout'): (
         '5', 'Seconds to wait when connecting to PostgreSQL before answering 503.'),
     ('database', 'sqlite_busy_timeout'): (
@@ -55,7 +56,12 @@ OPTIONS: dict[tuple[str, str], tuple[str, str]] = {
     ('web', 'workers'): ('2', 'Worker processes of `trylite serve`.'),
     ('web', 'threads'): ('4', 'Threads per worker of `trylite serve` (gthread workers).'),
     ('web', 'timeout'): (
-        '30', 'Seconds a worker may spend on one request before it is replaced.'),
+        '30', 'Seconds a worker process may stay unresponsive before the master replaces it '
+        '(gthread workers stay responsive while their threads serve long requests).'),
+    ('web', 'client_timeout'): (
+        '30', 'Seconds a client may stay silent in the middle of sending a request (headers '
+        'or body) before its connection is closed, so stalled clients cannot hold worker '
+        'threads for ever; 0 waits for ever.'),
     ('web', 'cors'): (
         '', 'Foreign origins allowed to call the API, separated by spaces, commas or new lines '
         '(e.g. `https://app.example.com`). Same-origin requests are always allowed.'),
@@ -85,6 +91,10 @@ OPTIONS: dict[tuple[str, str], tuple[str, str]] = {
 
 _TRUE = {'1', 'true', 'yes', 'on'}
 _FALSE = {'0', 'false', 'no', 'off', ''}
+#: Options read with :meth:`Config.getfloat` (other options with a numeric default are read
+#: with :meth:`Config.getint`): :meth:`Config.check` validates each with its getter.
+_FLOATS = {('database', 'pool_timeout'), ('database', 'sqlite_busy_timeout'),
+           ('web', 'client_timeout')}
 
 
 class Config:
@@ -93,11 +103,17 @@ class Config:
     def __init__(self) -> None:
         self._file: dict[tuple[str, str], str] = {}
         self.path: str | None = None
+        self._pending = True  # TRYLITE_CONFIG is read on first use, not at import
 
     def load(self, path: str | os.PathLike[str] | None) -> None:
-        """Read the INI file at *path* (``None``: forget any file read before)."""
+        """Read the INI file at *path* (``None``: forget any file read before).
+
+        :class:`ConfigError` if the file cannot be read, is not INI, or names an option that
+        does not exist (a typo would otherwise be silently ignored).
+        """
         self._file = {}
         self.path = None
+        self._pending = False
         if path is None:
             return
         parser = configparser.ConfigParser(interpolation=None)
@@ -106,15 +122,32 @@ class Config:
                 parser.read_file(fp)
         except OSError as exc:
             raise ConfigError(f'cannot read configuration file {path}: {exc.strerror}') from None
-        except configparser.Error as exc:
-            raise ConfigError(f'invalid configuration file {path}: {exc.message}') from None
+        except configparser.Error as exc:  # its message spans lines: keep the first
+            line = getattr(exc, 'lineno', None) or (getattr(exc, 'errors', None) or [[0]])[0][0]
+            where = f', line {line}' if line else ''
+            raise ConfigError(f'invalid configuration file {path}{where}: '
+                              f'{exc.message.splitlines()[0]}') from None
         for section in parser.sections():
             for key, value in parser.items(section):
+                if (section, key) not in OPTIONS:
+                    raise ConfigError(f'unknown option [{section}] {key} in {path}')
                 self._file[section, key] = value
         self.path = os.fspath(path)
 
+    def check(self) -> None:
+        """Raise :class:`ConfigError` for the first option whose value has the wrong type."""
+        for (section, key), (default, _meaning) in OPTIONS.items():
+            if (section, key) in _FLOATS:
+                self.getfloat(section, key)
+            elif default.isdigit():
+                self.getint(section, key)
+            elif default in ('true', 'false'):
+                self.getboolean(section, key)
+
     def get(self, section: str, key: str) -> str:
         """The option as a string: environment, else file, else default."""
+        if self._pending:
+            self.load(os.environ.get('TRYLITE_CONFIG') or None)
         env = os.environ.get(f'TRYLITE_{section.upper()}__{key.upper()}')
         if env is not None:
             return env
@@ -128,16 +161,23 @@ class Config:
     def getint(self, section: str, key: str) -> int:
         value = self.get(section, key)
         try:
-            return int(value)
+            number = int(value)
         except ValueError:
-            raise ConfigError(f'[{section}] {key} must be a whole number, not {value!r}') from None
+            number = -1
+        if number < 0:
+            raise ConfigError(
+                f'[{section}] {key} must be a whole number (0 or more), not {value!r}')
+        return number
 
     def getfloat(self, section: str, key: str) -> float:
         value = self.get(section, key)
         try:
-            return float(value)
+            number = float(value)
         except ValueError:
-            raise ConfigError(f'[{section}] {key} must be a number, not {value!r}') from None
+            number = -1.0
+        if not 0 <= number < float('inf'):
+            raise ConfigError(f'[{section}] {key} must be a number (0 or more), not {value!r}')
+        return number
 
     def getboolean(self, section: str, key: str) -> bool:
         value = self.get(section, key).strip().lower()
@@ -154,4 +194,3 @@ class Config:
 
 #: The process-wide configuration.
 config = Config()
-config.load(os.environ.get('TRYLITE_CONFIG') or None)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -36,7 +37,8 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+from sqlalchemy.exc import DataError as SQLDataError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from .config import config
@@ -56,7 +58,11 @@ marker = Table(
 )
 SCHEMA_VERSION = 1
 
-Outcome = Literal['retry', 'timeout', 'unavailable', 'missing', 'readonly']
+#: What a driver error means (:meth:`Backend.classify`): ``retry`` the transaction (conflict,
+#: deadlock, busy), ``duplicate`` (a unique violation: under snapshot isolation maybe a
+#: concurrent insert), ``timeout`` (statement timeout), ``unavailable`` (unreachable, no free
+#: connection), ``missing`` (the database is gone), ``readonly`` (a write in a read-only one).
+Outcome = Literal['retry', 'duplicate', 'timeout', 'unavailable', 'missing', 'readonly']
 
 
 def valid_name(name: str) -> bool:
@@ -114,10 +120,12 @@ class Backend:
                 self.begin(conn, readonly=True, timeout=None)
                 found = conn.execute(marker.select().where(marker.c.name == name)).first()
         except DBAPIError:
+            found = None
+        if not found:  # keep no pool open on a database that is not ours
+            self.forget(name)
             return False
-        if found:
-            self._known.add(name)
-        return bool(found)
+        self._known.add(name)
+        return True
 
     def _still_there(self, name: str) -> bool:
         return True
@@ -172,8 +180,13 @@ class Backend:
         raise NotImplementedError
 
     # -- transactions ---------------------------------------------------------------------
-    def begin(self, conn: Connection, readonly: bool, timeout: float | None) -> None:
-        """Start a transaction on *conn*, read-only or not, with a statement timeout."""
+    def begin(self, conn: Connection, readonly: bool, timeout: float | None,
+              exclusive: bool = False) -> None:
+        """Start a transaction on *conn*, read-only or not, with a statement timeout.
+
+        *exclusive* transactions of a database run one at a time (a retry after a conflict
+        takes this turn so that retried writers cannot keep failing each other).
+        """
         raise NotImplementedError
 
     def end(self, conn: Connection, timeout: float | None) -> None:
@@ -244,7 +257,9 @@ class SQLiteBackend(Backend):
             return []
         return [p.stem for p in self.folder.glob('*.sqlite')]
 
-    def begin(self, conn: Connection, readonly: bool, timeout: float | None) -> None:
+    def begin(self, conn: Connection, readonly: bool, timeout: float | None,
+              exclusive: bool = False) -> None:
+        # BEGIN IMMEDIATE already makes writers take turns: *exclusive* needs nothing more.
         conn.connection.info['readonly'] = readonly
         if timeout:
             deadline = time.monotonic() + timeout
@@ -259,9 +274,11 @@ class SQLiteBackend(Backend):
     def classify(self, exc: BaseException) -> Outcome | None:
         if isinstance(exc, PoolTimeout):
             return 'unavailable'
-        if not isinstance(exc, DBAPIError):
+        if isinstance(exc, DBAPIError):
+            exc = exc.orig
+        elif not isinstance(exc, sqlite3.Error):  # raw: from trylite's own BEGIN and PRAGMAs
             return None
-        message = str(exc.orig).lower()
+        message = str(exc).lower()
         if 'locked' in message or 'busy' in message:
             return 'retry'
         if 'interrupted' in message:
@@ -278,6 +295,7 @@ _PG_STATES: dict[str, Outcome] = {
     '40001': 'retry',  # serialization_failure
     '40P01': 'retry',  # deadlock_detected
     '55P03': 'retry',  # lock_not_available
+    '23505': 'duplicate',  # unique_violation
     '57014': 'timeout',  # query_canceled (statement_timeout)
     '25006': 'readonly',  # read_only_sql_transaction
     '3D000': 'missing',  # invalid_catalog_name
@@ -286,6 +304,14 @@ _PG_STATES: dict[str, Outcome] = {
     '57P02': 'unavailable',  # crash_shutdown
     '57P03': 'unavailable',  # cannot_connect_now
 }
+
+
+#: libpq's refusal to connect to a database that does not exist (it carries no SQLSTATE).
+_MISSING_RE = re.compile(r'FATAL: +database ".*" does not exist')
+#: The advisory lock key of exclusive transactions (advisory locks are per database).
+_EXCLUSIVE_KEY = 0x7472796C
+_lock_sql = text("SELECT set_config('lock_timeout', :wait, true), pg_advisory_lock(:key)")
+_shared_sql = text('SELECT pg_advisory_xact_lock_shared(:key)')
 
 
 class PostgreSQLBackend(Backend):
@@ -306,9 +332,20 @@ class PostgreSQLBackend(Backend):
                 'application_name': 'trylite'}
 
     def _make_engine(self, name: str) -> Engine:
-        return create_engine(
-            self.url.set(database=name), isolation_level='REPEATABLE READ',
+        engine = create_engine(  # pre_ping: connections killed by a restart are replaced
+            self.url.set(database=name), isolation_level='REPEATABLE READ', pool_pre_ping=True,
             connect_args=self._connect_args(), **self._pool_options())
+
+        @event.listens_for(engine, 'begin')
+        def begin(conn):  # type: ignore[no-untyped-def]
+            # Every transaction says whether it is read-only: none inherits it from the
+            # previous user of the pooled connection.
+            readonly = conn.connection.info.pop('readonly', False)
+            dbapi_conn = conn.connection.dbapi_connection
+            if dbapi_conn.read_only != readonly:
+                dbapi_conn.read_only = readonly
+
+        return engine
 
     @property
     def admin(self) -> Engine:
@@ -345,11 +382,32 @@ class PostgreSQLBackend(Backend):
             rows = conn.execute(text('SELECT datname FROM pg_database WHERE NOT datistemplate'))
             return [name for (name,) in rows if valid_name(name)]
 
-    def begin(self, conn: Connection, readonly: bool, timeout: float | None) -> None:
-        conn.connection.dbapi_connection.read_only = readonly
+    def begin(self, conn: Connection, readonly: bool, timeout: float | None,
+              exclusive: bool = False) -> None:
+        if exclusive:  # a session lock, taken before the snapshot of the real transaction
+            wait = int(config.getfloat('database', 'pool_timeout') * 1000)
+            conn.execute(_lock_sql, {'wait': f'{wait}ms', 'key': _EXCLUSIVE_KEY})
+            conn.commit()
+            conn.connection.info['exclusive'] = True
+        conn.connection.info['readonly'] = readonly
         conn.begin()
+        if not readonly and not exclusive:
+            # Writers hold the turn lock shared (until the transaction ends): an exclusive
+            # re-run waits for the writers in flight and then runs alone, so it cannot meet
+            # the same conflict again. A writer that waited on it fails once and re-runs.
+            conn.execute(_shared_sql, {'key': _EXCLUSIVE_KEY})
         if timeout:
             conn.exec_driver_sql(f'SET LOCAL statement_timeout = {int(timeout * 1000)}')
+
+    def end(self, conn: Connection, timeout: float | None) -> None:
+        if conn.invalidated:  # a lost connection: its session, and so the lock, are gone
+            return
+        if conn.connection.info.pop('exclusive', False):
+            try:
+                conn.execute(text('SELECT pg_advisory_unlock(:key)'), {'key': _EXCLUSIVE_KEY})
+                conn.commit()
+            except DBAPIError:
+                conn.invalidate()  # closing the session releases the lock
 
     def classify(self, exc: BaseException) -> Outcome | None:
         if isinstance(exc, PoolTimeout):
@@ -359,9 +417,25 @@ class PostgreSQLBackend(Backend):
         state = getattr(exc.orig, 'sqlstate', None)
         if state in _PG_STATES:
             return _PG_STATES[state]
-        if exc.connection_invalidated or (state or '08').startswith('08'):
+        if state is None and _MISSING_RE.search(str(exc.orig)):  # refused at connection time
+            return 'missing'
+        # A lost connection: SQLSTATE class 08, or a driver-side OperationalError without
+        # SQLSTATE ("server closed the connection"). Client-side errors without SQLSTATE
+        # (e.g. text with a NUL character) are not outages.
+        if exc.connection_invalidated or (state or '').startswith('08') or (
+                state is None and isinstance(exc, OperationalError)):
             return 'unavailable'
         return None
+
+
+def unstorable_text(exc: BaseException) -> bool:
+    """Whether *exc* says a value was text no database can store: a NUL character (refused
+    by PostgreSQL's driver) or an unpaired surrogate (not UTF-8 at all). Such values come
+    from the client (a path segment, a form field), so they deserve a 400, not a 500."""
+    if isinstance(exc, UnicodeEncodeError):
+        return exc.reason == 'surrogates not allowed'
+    return (isinstance(exc, SQLDataError) and getattr(exc.orig, 'sqlstate', None) is None
+            and 'NUL' in str(exc.orig))
 
 
 def _pg_message(exc: DBAPIError) -> str:

@@ -54,13 +54,15 @@ class Pool:
         Registering the same class again is harmless; another class under a taken name is a
         ``ValueError``.
         """
-        names = cls._modules.setdefault(module, [])
-        for model in models:
+        for model in models:  # all or nothing
             name = model.__dict__.get('__model__')
             if not name:
                 raise TypeError(f'{model.__qualname__} has no __model__ name')
             if cls._models.get(name, model) is not model:
                 raise ValueError(f'another model is already registered as {name!r}')
+        names = cls._modules.setdefault(module, [])
+        for model in models:
+            name = model.__dict__['__model__']
             cls._models[name] = model
             if name not in names:
                 names.append(name)

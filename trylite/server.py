@@ -1,8 +1,9 @@
 """Serving :data:`trylite.wsgi.app`: gunicorn in production, Werkzeug's reloader for development.
 
 ``trylite serve`` runs gunicorn's *gthread* workers: each worker process serves ``threads``
-requests at once, so a slow or stalled client holds one thread, not a whole worker, and a worker
-that spends more than ``[web] timeout`` seconds on a request is replaced by the master. Routes
+requests at once, so a slow or stalled client holds one thread, not a whole worker, and for at
+most ``[web] client_timeout`` seconds of silence; a worker process unresponsive for ``[web]
+timeout`` seconds (or killed) is replaced by the master. Routes
 and models are imported in the master before the workers fork; database pools are made in each
 worker after the fork.
 """
@@ -12,7 +13,10 @@ from __future__ import annotations
 import errno
 import importlib
 import logging
+import os
 import socket
+import struct
+import sys
 from collections.abc import Iterable
 from typing import Any
 
@@ -24,10 +28,15 @@ from .exceptions import TryliteError
 
 
 def load_modules(modules: Iterable[str] = ()) -> list[str]:
-    """Import ``[app] modules`` and *modules* (their routes and models register themselves)."""
+    """Import ``[app] modules`` and *modules* (their routes and models register themselves).
+
+    Modules are looked up in the current directory too, as ``python -m`` would.
+    """
     from . import user_application  # noqa: F401  (the key routes and core models)
 
     names = [*config.getlist('app', 'modules'), *modules]
+    if names and os.getcwd() not in sys.path and '' not in sys.path:
+        sys.path.insert(0, os.getcwd())
     for name in names:
         try:
             importlib.import_module(name)
@@ -67,11 +76,27 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
 
 def _post_fork(server: Any, worker: Any) -> None:
     database.reset()
+    set_client_timeout(worker.sockets, config.getfloat('web', 'client_timeout'))
+
+
+def set_client_timeout(listeners: Iterable[Any], seconds: float) -> None:
+    """Make a blocking read of a client socket fail after *seconds* without data.
+
+    Set as ``SO_RCVTIMEO`` on the listening sockets, which accepted sockets inherit: a
+    worker thread reading the headers or the body of a stalled client gets an error instead
+    of waiting for ever (gunicorn then closes the connection; a body read answers 400).
+    """
+    if seconds <= 0:
+        return
+    value = struct.pack('ll', int(seconds), int(seconds % 1 * 1_000_000))
+    for listener in listeners:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, value)
 
 
 def serve(host: str, port: int, workers: int, threads: int, dev: bool = False) -> None:
     """Serve until interrupted."""
-    check_port(host, port)
+    if os.environ.get('WERKZEUG_RUN_MAIN') != 'true':  # the reloader's child: socket inherited
+        check_port(host, port)
     logging.basicConfig(level=logging.INFO,
                         format='%(asctime)s %(levelname)s %(name)s: %(message)s')
     if dev:

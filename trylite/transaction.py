@@ -55,12 +55,14 @@ class Transaction:
     @contextmanager
     def start(cls, database_name: str, user: int = 0, *, readonly: bool = False,
               context: dict[str, Any] | None = None,
-              timeout: float | None = None) -> Iterator[Transaction]:
+              timeout: float | None = None, exclusive: bool = False) -> Iterator[Transaction]:
         """Run the block in a new transaction on *database_name*.
 
         It commits if the block ends normally, rolls back if it raises; *timeout* (seconds)
-        cancels any statement that runs longer. A transaction started inside another one is
-        independent of it (its own connection) and the outer one is current again afterwards.
+        cancels any statement that runs longer; *exclusive* transactions of one database run
+        one at a time (``with_transaction`` retries that way after a conflict). A transaction
+        started inside another one is independent of it (its own connection) and the outer one
+        is current again afterwards.
         """
         self = object.__new__(cls)
         self.database_name = database_name
@@ -73,24 +75,32 @@ class Transaction:
         try:
             with backend.engine(database_name).connect() as conn:
                 self.connection = conn
-                backend.begin(conn, readonly, timeout)
-                token = _current.set(self)
                 try:
-                    yield self
-                    if self._session is not None:
-                        self._session.flush()
+                    backend.begin(conn, readonly, timeout, exclusive)
+                    with self._made_current():
+                        yield self
+                        if self._session is not None:
+                            self._session.flush()
                     conn.commit()
                 except BaseException:
                     if not conn.invalidated:
                         conn.rollback()
                     raise
                 finally:
-                    _current.reset(token)
-                    if self._session is not None:
-                        self._session.close()
-                    backend.end(conn, timeout)
+                    backend.end(conn, timeout)  # also after a failed begin
         finally:
             self._run_atexit()
+
+    @contextmanager
+    def _made_current(self) -> Iterator[None]:
+        """Make this transaction current inside the block; close its session after."""
+        token = _current.set(self)
+        try:
+            yield
+        finally:
+            _current.reset(token)
+            if self._session is not None:
+                self._session.close()
 
     @property
     def session(self) -> Session:

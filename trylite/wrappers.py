@@ -11,6 +11,8 @@ They stack in this order, outermost first (each one is optional but the order is
     def whoami(request, pool): ...
 
 The two attribute wrappers may stand anywhere: ``functools.wraps`` carries the attributes out.
+The other three must stack as shown, each needing the one above it: ``app.route`` checks this
+(and that the URL has ``<database_name>``) and raises ``TypeError`` at import time otherwise.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, Literal, TypeVar
 
+from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import NotFound, ServiceUnavailable, Unauthorized
 
 from . import database
@@ -39,6 +42,13 @@ F = TypeVar('F', bound=Callable[..., Any])
 
 #: Methods that run read-write when ``with_transaction(readonly=None)``.
 WRITE_METHODS = frozenset({'POST', 'PUT', 'DELETE', 'PATCH'})
+_CHALLENGE = WWWAuthenticate('Bearer', {'realm': 'trylite'})
+
+
+def _layer(wrapper: Any, name: str) -> Any:
+    """Record that *wrapper* is the *name* layer (``app.route`` checks the order)."""
+    wrapper.trylite_layers = (name, *getattr(wrapper, 'trylite_layers', ()))
+    return wrapper
 
 
 def set_max_request_size(size: int) -> Callable[[F], F]:
@@ -47,6 +57,9 @@ def set_max_request_size(size: int) -> Callable[[F], F]:
     A larger ``Content-Length`` answers 413 before the handler runs; a chunked body is cut at
     the limit with 413 when read.
     """
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ValueError(f'set_max_request_size needs a positive number of bytes, not {size!r}')
+
     def decorator(func: F) -> F:
         func.max_request_size = size  # type: ignore[attr-defined]
         return func
@@ -71,7 +84,7 @@ def with_pool(func: F) -> F:
         except DatabaseNotFound:
             raise NotFound() from None
         return func(request, pool, *args, **kwargs)
-    return wrapper  # type: ignore[return-value]
+    return _layer(wrapper, 'with_pool')  # type: ignore[no-any-return]
 
 
 def with_transaction(readonly: bool | None = None, user: int | Literal['request'] = 0,
@@ -87,9 +100,12 @@ def with_transaction(readonly: bool | None = None, user: int | Literal['request'
       address, host, scheme).
     * *timeout*: seconds a statement may run; beyond, the request answers 504.
 
+    The request body is read before the transaction starts (413 past the route's limit).
     Commits on success and rolls back on any exception. A read-write transaction that meets a
     serialization failure, a deadlock or a busy database is re-run from the start up to
-    ``[database] retry`` times, then answers 503.
+    ``[database] retry`` times, then answers 503. A unique violation is re-run once (it may
+    be a concurrent insert of the same key); if the re-run meets it again, it is raised.
+    Re-runs of one database take turns (no livelock between them) and never sleep.
     """
     def decorator(func: F) -> F:
         @functools.wraps(func)
@@ -97,28 +113,41 @@ def with_transaction(readonly: bool | None = None, user: int | Literal['request'
             ro = request.method not in WRITE_METHODS if readonly is None else readonly
             uid = request.user_id if user == 'request' else user
             if uid is None:
-                raise Unauthorized()
+                raise Unauthorized(www_authenticate=_CHALLENGE)
             ctx = {**(context or {}), '_request': {
                 'remote_addr': request.remote_addr, 'http_host': request.host,
                 'scheme': request.scheme, 'is_secure': request.is_secure}}
             retries = 0 if ro else config.getint('database', 'retry')
+            # The body is read (and kept) before the transaction starts: a client trickling
+            # it holds no connection and, on SQLite, no write lock meanwhile.
+            request.get_data(parse_form_data=True)
             for attempt in itertools.count():
                 try:
                     with Transaction.start(pool.database_name, uid, readonly=ro, context=ctx,
-                                           timeout=timeout):
+                                           timeout=timeout, exclusive=attempt > 0):
                         return func(request, pool, *args, **kwargs)
                 except Exception as exc:
-                    if database.backend().classify(exc) != 'retry':
+                    if not _retry(exc, attempt, retries):
                         raise
-                    if attempt >= retries:
-                        raise ServiceUnavailable(
-                            'The database is busy; try again shortly.', retry_after=1) from None
                     logger.info('retrying %s %s after a conflict (%d)',
                                 request.method, request.path, attempt + 1)
             raise AssertionError('unreachable')
         wrapper.with_transaction = True  # type: ignore[attr-defined]
-        return wrapper  # type: ignore[return-value]
+        return _layer(wrapper, 'with_transaction')  # type: ignore[no-any-return]
     return decorator
+
+
+def _retry(exc: Exception, attempt: int, retries: int) -> bool:
+    """Whether to re-run a transaction that raised *exc*; 503 when out of retries."""
+    outcome = database.backend().classify(exc)
+    if outcome == 'duplicate':
+        return attempt == 0 and retries > 0
+    if outcome != 'retry':
+        return False
+    if attempt >= retries:
+        raise ServiceUnavailable('The database is busy; try again shortly.',
+                                 retry_after=1) from None
+    return True
 
 
 def user_application(name: str, json: bool = True) -> Callable[[F], F]:
@@ -151,6 +180,6 @@ def user_application(name: str, json: bool = True) -> Callable[[F], F]:
             if json and not isinstance(rv, BaseResponse):
                 return json_response(rv)
             return rv
-        return wrapper  # type: ignore[return-value]
+        return _layer(wrapper, 'user_application')  # type: ignore[no-any-return]
     return decorator
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import traceback
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import IO, Any
 from urllib.parse import urlsplit
 
 from werkzeug.exceptions import (
@@ -35,6 +35,7 @@ from werkzeug.exceptions import (
     GatewayTimeout,
     HTTPException,
     InternalServerError,
+    MethodNotAllowed,
     NotFound,
     RequestEntityTooLarge,
     ServiceUnavailable,
@@ -43,8 +44,10 @@ from werkzeug.exceptions import (
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import Map, RequestRedirect, Rule
 from werkzeug.sansio.response import Response as BaseResponse
+from werkzeug.utils import cached_property
 from werkzeug.wrappers import Request as WerkzeugRequest
 from werkzeug.wrappers import Response
+from werkzeug.wsgi import LimitedStream
 
 from . import database
 from . import json as json_module
@@ -56,6 +59,8 @@ logger = logging.getLogger(__name__)
 
 #: Origin schemes of browser extensions, treated like ``Origin: null``.
 EXTENSION_SCHEMES = ('moz-extension', 'chrome-extension', 'safari-web-extension')
+#: What a rule declared with ``methods=None`` accepts, as announced by ``Allow``.
+ANY_METHODS = ('DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT')
 
 
 class Request(WerkzeugRequest):
@@ -90,12 +95,54 @@ class Request(WerkzeugRequest):
             expected = _as_tuple((types or {}).get(name, str))
             if not _is_kind(value, expected):
                 raise FieldError(name, f'The field {name!r} must be {_describe(expected)}.')
+            if isinstance(value, str) and not _storable(value):
+                raise FieldError(name, f'The field {name!r} must not contain NUL characters '
+                                 'or unpaired surrogates.')
         return data
+
+    @cached_property
+    def stream(self) -> IO[bytes]:
+        """The body, refused with 413 beyond ``max_content_length`` — also when chunked."""
+        limit = self.max_content_length
+        if (self.content_length is None and limit is not None
+                and 'wsgi.input_terminated' in self.environ and not self.shallow):
+            return BodyStream(self.environ['wsgi.input'], limit, is_max=True)
+        return super().stream
 
     def on_json_loading_failed(self, e: ValueError | None) -> Any:
         if e is None:
             raise UnsupportedMediaType('The body must be JSON (Content-Type: application/json).')
         raise BadRequest('The body is not valid JSON.')
+
+
+def _storable(text: str) -> bool:
+    """Whether a database can store *text*: no NUL, valid UTF-8 (no unpaired surrogate)."""
+    if '\x00' in text:
+        return False
+    try:
+        text.encode('utf-8')
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+class BodyStream(LimitedStream):
+    """A body of unknown length (chunked) read up to a maximum.
+
+    Werkzeug's maximum-length stream silently stops at the limit when all of it is read at
+    once, and refuses a body of exactly the limit when read in pieces; this one answers 413
+    exactly when the body is longer than the limit.
+    """
+
+    def on_exhausted(self) -> None:
+        if self._stream.read(1):
+            raise RequestEntityTooLarge(f'The body must not exceed {self.limit} bytes.')
+
+    def readall(self) -> bytes:
+        data = super().readall()
+        if self.is_exhausted:
+            self.on_exhausted()
+        return data
 
 
 def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
@@ -160,10 +207,14 @@ class TryliteWSGI:
         """Add a Werkzeug rule calling the decorated function; the function is returned as is.
 
         The function is called as ``func(request, **url_variables)``. ``methods=None`` accepts
-        every method; ``GET`` implies ``HEAD``.
+        every method; ``GET`` implies ``HEAD``; ``OPTIONS`` is answered by trylite unless listed.
+        The wrappers' order is checked here: ``TypeError`` if they are misstacked or if
+        ``with_pool`` has no ``<database_name>`` in *string*.
         """
         def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
-            self.url_map.add(Rule(string, endpoint=func, methods=methods, defaults=defaults))
+            rule = Rule(string, endpoint=func, methods=methods, defaults=defaults)
+            self.url_map.add(rule)
+            _check_layers(func, rule)
             return func
         return decorator
 
@@ -207,25 +258,25 @@ class TryliteWSGI:
 
     def dispatch(self, request: Request, origin: str | None) -> BaseResponse:
         adapter = self.url_map.bind_to_environ(request.environ)
-        method = request.method
-        preflight = (method == 'OPTIONS' and origin is not None
+        preflight = (request.method == 'OPTIONS' and origin is not None
                      and 'Access-Control-Request-Method' in request.headers)
-        if preflight:
-            method = request.headers['Access-Control-Request-Method']
-        elif method == 'OPTIONS':
-            allowed = adapter.allowed_methods()
-            if not allowed:
-                raise NotFound()
-            return Response(status=204, headers={'Allow': ', '.join(sorted(allowed))})
-        rule, view_args = adapter.match(method=method, return_rule=True)
+        method = request.headers['Access-Control-Request-Method'] if preflight else request.method
+        try:
+            rule, view_args = adapter.match(method=method, return_rule=True)
+        except MethodNotAllowed as exc:
+            if method == 'OPTIONS':  # plain OPTIONS: what the path accepts
+                return Response(status=204, headers={'Allow': _allow(exc.valid_methods)})
+            exc.valid_methods = _allow(exc.valid_methods).split(', ')
+            raise
         endpoint = rule.endpoint
-        if origin is not None and _null_like(origin) and 'trylite.cors_origin' not in \
-                request.environ:
+        if origin is not None and _null_like(origin):
             if not getattr(endpoint, 'allow_null_origin', False):
                 raise Forbidden('This route does not accept null or extension origins.')
             request.environ['trylite.cors_origin'] = origin
         if preflight:
             return _preflight_response(rule)
+        if method == 'OPTIONS' and not (rule.methods and 'OPTIONS' in rule.methods):
+            return Response(status=204, headers={'Allow': _allow(rule.methods)})
         limit = getattr(endpoint, 'max_request_size', None) or config.getint(
             'request', 'max_size')
         request.max_content_length = limit
@@ -255,6 +306,9 @@ class TryliteWSGI:
             return error_response(400, exc.message, exc.description)
         if isinstance(exc, DatabaseNotFound):
             return http_error_response(NotFound())
+        if database.unstorable_text(exc):
+            return http_error_response(BadRequest(
+                'The request contains a NUL character or an unpaired surrogate.'))
         outcome = database.backend().classify(exc)
         if outcome == 'timeout':
             return http_error_response(GatewayTimeout('The database took too long to answer.'))
@@ -266,36 +320,61 @@ class TryliteWSGI:
         if outcome == 'readonly':
             logger.error('%s %s wrote in a read-only transaction; declare it '
                          'with_transaction(readonly=False)', request.method, request.path)
+        logger.error('%s %s failed', request.method, request.path, exc_info=exc)
         response = None
         for handler in self.error_handlers:
-            rv = handler(self, request, exc)
+            try:
+                rv = handler(self, request, exc)
+            except Exception:
+                logger.exception('error handler %r failed', handler)
+                continue
             if isinstance(rv, BaseResponse):
                 response = rv
         if response is not None:
             return response
-        logger.error('%s %s failed', request.method, request.path, exc_info=exc)
         extra = {}
         if config.getboolean('web', 'debug'):
             extra = {'exception': repr(exc),
                      'traceback': ''.join(traceback.format_exception(exc))}
-        return error_response(500, InternalServerError.name, None, (), **extra)
+        return error_response(500, InternalServerError().name, None, (), **extra)
 
     # -- CORS ------------------------------------------------------------------------------
     @staticmethod
     def _check_origin(request: Request, origin: str) -> None:
         """Let listed origins through with CORS headers, same-origin and null-like ones through
         (null-like ones are decided per route), and refuse any other with 403."""
-        if origin in config.getlist('web', 'cors'):
-            request.environ['trylite.cors_origin'] = origin
-        elif not (_same_origin(request, origin) or _null_like(origin)):
+        if _null_like(origin) or _same_origin(request, origin):
+            return
+        if origin not in config.getlist('web', 'cors'):
             raise Forbidden('This origin is not allowed.')
+        request.environ['trylite.cors_origin'] = origin
+
+
+#: The order, outermost first, in which the request-handling wrappers stack.
+LAYERS = ('with_pool', 'with_transaction', 'user_application')
+#: The wrapper each one needs outside it.
+_NEEDS = {'with_transaction': 'with_pool', 'user_application': 'with_transaction'}
+
+
+def _check_layers(func: Callable[..., Any], rule: Rule) -> None:
+    """Raise ``TypeError`` unless *func*'s wrappers (``trylite_layers``) stack as documented."""
+    layers = tuple(getattr(func, 'trylite_layers', ()))
+    where = f'route {rule.rule!r}'
+    if layers != tuple(sorted(layers, key=LAYERS.index)):
+        raise TypeError(f'{where}: wrappers must stack as {" > ".join(LAYERS)}, '
+                        f'not {" > ".join(layers)}')
+    for layer, needed in _NEEDS.items():
+        if layer in layers and needed not in layers:
+            raise TypeError(f'{where}: {layer} needs {needed} outside it')
+    if 'with_pool' in layers and 'database_name' not in rule.arguments:
+        raise TypeError(f'{where}: with_pool needs a <database_name> URL variable')
 
 
 def _origin_tuple(scheme: str, netloc: str) -> tuple[str, str, int | None]:
-    parts = urlsplit(f'{scheme}://{netloc}')
     try:
+        parts = urlsplit(f'{scheme}://{netloc}')
         port = parts.port
-    except ValueError:
+    except ValueError:  # an unclosed IPv6 bracket, a port out of range
         return (scheme, '', None)
     default = {'http': 80, 'https': 443}.get(scheme)
     return (scheme, (parts.hostname or '').lower(), port or default)
@@ -313,9 +392,14 @@ def _null_like(origin: str) -> bool:
     return origin == 'null' or origin.partition('://')[0].lower() in EXTENSION_SCHEMES
 
 
+def _allow(methods: Iterable[str] | None) -> str:
+    """The ``Allow`` value of a rule's *methods* (``None``: any), OPTIONS always included."""
+    return ', '.join(sorted({*(methods or ANY_METHODS), 'OPTIONS'}))
+
+
 def _preflight_response(rule: Rule) -> Response:
     response = Response(status=204)
-    response.headers['Access-Control-Allow-Methods'] = ', '.join(sorted(rule.methods or ()))
+    response.headers['Access-Control-Allow-Methods'] = _allow(rule.methods)
     response.headers['Access-Control-Allow-Headers'] = ', '.join(
         config.getlist('web', 'cors_headers'))
     response.headers['Access-Control-Max-Age'] = str(config.getint('web', 'cors_max_age'))

@@ -1,0 +1,119 @@
+"""set_max_request_size and with_pool over real HTTP (transactions: test_transaction.py)."""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+
+import pytest
+from sqlalchemy import text
+
+from tests.core_routes import CALLS
+from tests.test_wsgi import assert_json_error
+from trylite import database
+from trylite.wrappers import set_max_request_size
+
+MiB = 1024 * 1024
+
+
+def chunks(size: int, chunk: int = 64 * 1024):
+    """A body of *size* bytes that requests sends chunked (no Content-Length)."""
+    for start in range(0, size, chunk):
+        yield b'x' * min(chunk, size - start)
+
+
+# -- set_max_request_size ------------------------------------------------------------------
+def test_under_the_route_limit(live_server, http):
+    assert http.post(f'{live_server}/_core/limited', data=b'x' * 100).json() == {'len': 100}
+
+
+def test_over_the_route_limit_413_before_the_handler(live_server, http):
+    before = CALLS['limited']
+    body = assert_json_error(http.post(f'{live_server}/_core/limited', data=b'x' * 101), 413)
+    assert '100 bytes' in body['description']
+    assert CALLS['limited'] == before
+
+
+@pytest.mark.parametrize('size, status', [(100, 200), (101, 413), (MiB, 413)])
+def test_chunked_body_cut_at_the_limit(live_server, http, size, status):
+    response = http.post(f'{live_server}/_core/limited', data=chunks(size, 37))
+    assert response.status_code == status, response.text
+    if status == 413:
+        assert_json_error(response, 413)
+
+
+def test_default_limit_is_2_mib(live_server, http):
+    before = CALLS['unlimited']
+    assert http.post(f'{live_server}/_core/unlimited', data=b'x' * 2 * MiB).json() == {
+        'len': 2 * MiB}
+    assert_json_error(http.post(f'{live_server}/_core/unlimited', data=b'x' * (2 * MiB + 1)),
+                      413)
+    assert CALLS['unlimited'] == before + 1
+
+
+def test_default_limit_from_config(live_server, http, monkeypatch):
+    monkeypatch.setenv('TRYLITE_REQUEST__MAX_SIZE', '10')
+    assert_json_error(http.post(f'{live_server}/_core/unlimited', data=b'x' * 11), 413)
+    assert_json_error(http.post(f'{live_server}/_core/unlimited', data=chunks(11, 3)), 413)
+    assert http.post(f'{live_server}/_core/unlimited', data=b'x' * 10).status_code == 200
+
+
+@pytest.mark.parametrize('size', [0, -1, 1.5, '10', True])
+def test_bad_limit_refused_at_import(size):
+    with pytest.raises(ValueError, match='positive number of bytes'):
+        set_max_request_size(size)
+
+
+# -- with_pool -----------------------------------------------------------------------------
+@pytest.mark.parametrize('name', [
+    '%2E%2E', '.', 'x' * 64, 'x' * 5000, 'a$b', 'a%20b', '%C3%A9t%C3%A9', "a'b", 'a%00b',
+    'nosuchdb', 'postgres', 'template1'])
+def test_invalid_or_unknown_database_404(db, live_server, http, name):
+    assert_json_error(http.get(f'{live_server}/{name}/counter/x'), 404)
+
+
+@pytest.fixture
+def foreign_database(db, backend_uri):
+    """A database on the same backend without trylite's marker (made here, dropped after)."""
+    name = f'foreign_{uuid.uuid4().hex[:8]}'
+    backend = database.backend()
+    if backend_uri.startswith('sqlite'):
+        backend.folder.mkdir(parents=True, exist_ok=True)
+        with sqlite3.connect(backend.path(name)) as conn:
+            conn.execute('CREATE TABLE test_counter (name TEXT, value INTEGER)')
+        yield name
+        backend.path(name).unlink()
+        return
+    with backend.admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield name
+    with backend.admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+
+
+def test_database_without_marker_404(foreign_database, live_server, http):
+    for _ in range(2):  # the refusal is not cached into an acceptance
+        assert_json_error(http.get(f'{live_server}/{foreign_database}/counter/x'), 404)
+    assert foreign_database not in database.backend().list()
+
+
+def test_file_that_is_no_database_404(db, backend_uri, live_server, http):
+    if not backend_uri.startswith('sqlite'):
+        pytest.skip('SQLite files only')
+    path = database.backend().path('notadb')
+    path.write_bytes(b'not a database' * 100)
+    try:
+        assert_json_error(http.get(f'{live_server}/notadb/counter/x'), 404)
+    finally:
+        path.unlink()
+
+
+def test_database_created_while_serving(db, live_server, http):
+    name = f'trylite_new_{uuid.uuid4().hex[:8]}'
+    assert_json_error(http.get(f'{live_server}/{name}/counter/x'), 404)
+    database.backend().create(name)
+    try:
+        assert http.post(f'{live_server}/{name}/counter/x').json() == {'name': 'x', 'value': 1}
+    finally:
+        database.backend().drop(name)
+    assert_json_error(http.get(f'{live_server}/{name}/counter/x'), 404)

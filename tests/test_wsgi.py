@@ -1,0 +1,369 @@
+"""trylite.wsgi over real HTTP: routing, return values, the one error path, CORS."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+
+import pytest
+import requests
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Response
+
+import tests.core_routes  # noqa: F401  (the routes under test)
+from trylite.wrappers import with_pool, with_transaction
+from trylite.wsgi import TryliteWSGI, app
+
+LISTED = 'https://app.example.com'
+FOREIGN = 'https://evil.example.com'
+NULL_LIKE = ['null', 'moz-extension://abc', 'chrome-extension://abc',
+             'safari-web-extension://abc']
+
+
+def assert_json_error(response: requests.Response, status: int) -> dict:
+    """The JSON error body: integer status, string message, nothing from Python."""
+    assert response.status_code == status, response.text
+    assert response.headers['Content-Type'] == 'application/json'
+    body = response.json()
+    assert body['status'] == status
+    assert isinstance(body['message'], str) and body['message']
+    for leak in ('Traceback', 'SELECT', 'secret', 'Error(', 'File "'):
+        assert leak not in response.text
+    return body
+
+
+# -- route() -------------------------------------------------------------------------------
+def test_route_returns_function_unchanged():
+    def handler(request):
+        return 'x'
+    assert app.route('/_core/unchanged-test')(handler) is handler
+
+
+def test_methods_and_head(live_server, http):
+    assert http.get(f'{live_server}/_core/plain').text == 'plain'
+    head = http.head(f'{live_server}/_core/plain')
+    assert head.status_code == 200 and head.content == b''
+
+
+@pytest.mark.parametrize('method', ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'])
+def test_methods_none_accepts_every_method(live_server, http, method):
+    assert http.request(method, f'{live_server}/_core/any').text == method
+
+
+def test_defaults(live_server, http):
+    assert http.get(f'{live_server}/_core/page/').json() == {'page': 1}
+    assert http.get(f'{live_server}/_core/page/3').json() == {'page': 3}
+    redirect = http.get(f'{live_server}/_core/page/1', allow_redirects=False)
+    assert redirect.status_code == 308
+    assert redirect.headers['Location'].endswith('/_core/page/')
+
+
+def test_missing_trailing_slash_redirects_308(live_server, http):
+    response = http.get(f'{live_server}/_core/slash', allow_redirects=False)
+    assert response.status_code == 308
+    assert response.headers['Location'] == f'{live_server}/_core/slash/'
+
+
+def test_unknown_path_404_json(live_server, http):
+    assert_json_error(http.get(f'{live_server}/no/such/path'), 404)
+
+
+def test_wrong_method_405_json_with_allow(live_server, http):
+    response = http.delete(f'{live_server}/_core/plain')
+    assert_json_error(response, 405)
+    assert response.headers['Allow'] == 'GET, HEAD, OPTIONS, POST, PUT'
+
+
+@pytest.mark.parametrize('path, allow', [
+    ('/_core/plain', 'GET, HEAD, OPTIONS, POST, PUT'),
+    ('/_core/any', 'DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT'),
+])
+def test_plain_options_204_with_allow(live_server, http, path, allow):
+    response = http.options(live_server + path)
+    assert response.status_code == 204
+    assert response.headers['Allow'] == allow
+    assert 'Access-Control-Allow-Origin' not in response.headers
+
+
+def test_plain_options_unknown_path_404(live_server, http):
+    assert_json_error(http.options(f'{live_server}/no/such/path'), 404)
+
+
+@pytest.mark.parametrize('stack', [
+    lambda f: with_transaction()(with_pool(f)),  # misstacked
+    lambda f: with_transaction()(f),  # no with_pool
+])
+def test_misstacked_wrappers_refused_at_import(stack):
+    with pytest.raises(TypeError, match='with_pool'):
+        TryliteWSGI().route('/<database_name>/x')(stack(lambda request, pool: None))
+
+
+def test_with_pool_needs_database_name():
+    with pytest.raises(TypeError, match='database_name'):
+        TryliteWSGI().route('/<db>/x')(with_pool(lambda request, pool: None))
+
+
+# -- return values -------------------------------------------------------------------------
+@pytest.mark.parametrize('kind, content_type, body', [
+    ('str', 'text/plain; charset=utf-8', 'héllo'.encode()),
+    ('bytes', 'application/octet-stream', b'\x00\x01\xff'),
+    ('dict', 'application/json', b'{"a":1,"b":[true,null]}'),
+    ('list', 'application/json', b'[1,"two",3.5]'),
+    ('int', 'application/json', b'42'),
+    ('float', 'application/json', b'2.5'),
+    ('bool', 'application/json', b'false'),
+    ('none', 'application/json', b'null'),
+    ('date', 'application/json', b'"2026-11-22"'),
+    ('datetime', 'application/json', b'"2026-11-22T12:50:36+00:00"'),
+    ('decimal', 'application/json', b'"12.30"'),
+    ('blob', 'application/json', b'{"data":"AAE="}'),
+])
+def test_return_values(live_server, http, kind, content_type, body):
+    response = http.get(f'{live_server}/_core/value/{kind}')
+    assert response.status_code == 200
+    assert response.headers['Content-Type'] == content_type
+    assert response.content == body
+
+
+def test_response_passes_through(live_server, http):
+    response = http.get(f'{live_server}/_core/value/response')
+    assert (response.status_code, response.text) == (201, 'custom')
+    assert response.headers['Content-Type'] == 'text/x-custom'
+
+
+# -- errors --------------------------------------------------------------------------------
+@pytest.mark.parametrize('code', [400, 401, 403, 404, 405, 413, 415, 429, 503, 504])
+def test_http_errors_are_json(live_server, http, code):
+    assert_json_error(http.get(f'{live_server}/_core/error/{code}'), code)
+
+
+def test_429_keeps_retry_after(live_server, http):
+    response = http.get(f'{live_server}/_core/error/429')
+    assert response.headers['Retry-After'] == '7'
+
+
+def test_500_hides_and_logs_the_exception(live_server, http, caplog):
+    with caplog.at_level(logging.ERROR, logger='trylite.wsgi'):
+        body = assert_json_error(http.get(f'{live_server}/_core/error/500'), 500)
+    assert set(body) == {'status', 'message'}
+    record = next(r for r in caplog.records if r.exc_info)
+    assert 'internal secret detail' in str(record.exc_info[1])
+
+
+def test_debug_adds_the_traceback(live_server, http, monkeypatch):
+    monkeypatch.setenv('TRYLITE_WEB__DEBUG', 'true')
+    body = http.get(f'{live_server}/_core/error/500').json()
+    assert body['status'] == 500
+    assert 'internal secret detail' in body['exception']
+    assert 'Traceback' in body['traceback']
+
+
+@pytest.mark.parametrize('method', ['GET', 'POST'])
+def test_user_error_anywhere_is_400_json(live_server, http, method):
+    body = assert_json_error(http.request(method, f'{live_server}/_core/user-error'), 400)
+    assert body == {'status': 400, 'message': 'Something is wrong',
+                    'description': 'More details here'}
+
+
+@pytest.mark.parametrize('kwargs, status, field', [
+    ({'data': 'name=x'}, 415, None),
+    ({'data': '{bad', 'headers': {'Content-Type': 'application/json'}}, 400, None),
+    ({'data': b'"\xff"', 'headers': {'Content-Type': 'application/json'}}, 400, None),
+    ({'json': [1, 2]}, 400, None),
+    ({'json': {}}, 400, 'name'),
+    ({'json': {'name': 3}}, 400, 'name'),
+    ({'json': {'name': 'x', 'extra': 1}}, 400, 'extra'),
+])
+def test_json_body_errors(live_server, http, kwargs, status, field):
+    body = assert_json_error(http.post(f'{live_server}/_core/json', **kwargs), status)
+    assert body.get('field') == field
+
+
+def test_json_body_ok(live_server, http):
+    assert http.post(f'{live_server}/_core/json', json={'name': 'x'}).json() == {'name': 'x'}
+
+
+# -- error handlers ------------------------------------------------------------------------
+@pytest.fixture
+def serve() -> Iterator[Callable[[TryliteWSGI], str]]:
+    """Serve a private TryliteWSGI over real HTTP."""
+    servers = []
+
+    def start(application: TryliteWSGI) -> str:
+        server = make_server('127.0.0.1', 0, application, threaded=True)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f'http://127.0.0.1:{server.server_port}'
+    yield start
+    for server in servers:
+        server.shutdown()
+
+
+class Recorder:
+    """A callable instance used as an error handler."""
+
+    def __init__(self, response: Response | None) -> None:
+        self.response = response
+        self.calls: list[tuple[object, Exception]] = []
+
+    def __call__(self, application, request, exc):
+        self.calls.append((application, exc))
+        return self.response
+
+
+def failing_app(*handlers) -> TryliteWSGI:
+    application = TryliteWSGI()
+
+    @application.route('/fail')
+    def fail(request):
+        raise ValueError('boom')
+
+    for handler in handlers:
+        assert application.error_handler(handler) is handler
+    return application
+
+
+def test_every_error_handler_runs_last_response_wins(serve, http):
+    first, middle, last = Recorder(Response(b'bar')), Recorder(None), Recorder(
+        Response(b'baz', 418))
+    application = failing_app(first, middle, last)
+    response = http.get(serve(application) + '/fail')
+    assert (response.status_code, response.content) == (418, b'baz')
+    for recorder in (first, middle, last):
+        assert len(recorder.calls) == 1
+        assert recorder.calls[0][0] is application
+        assert isinstance(recorder.calls[0][1], ValueError)
+
+
+def test_handlers_without_response_and_failing_handlers_give_500(serve, http):
+    def broken(application, request, exc):
+        raise RuntimeError('handler secret')
+    recorder = Recorder(None)
+    response = http.get(serve(failing_app(broken, recorder)) + '/fail')
+    assert_json_error(response, 500)
+    assert len(recorder.calls) == 1
+
+
+def test_http_errors_do_not_reach_handlers(serve, http):
+    recorder = Recorder(Response(b'x'))
+    assert_json_error(http.get(serve(failing_app(recorder)) + '/missing'), 404)
+    assert recorder.calls == []
+
+
+# -- CORS ----------------------------------------------------------------------------------
+@pytest.fixture
+def cors(monkeypatch):
+    monkeypatch.setenv('TRYLITE_WEB__CORS', f'https://other.example.com, {LISTED}')
+
+
+def test_same_origin_allowed(live_server, http):
+    response = http.get(f'{live_server}/_core/plain', headers={'Origin': live_server})
+    assert response.status_code == 200
+    assert 'Access-Control-Allow-Origin' not in response.headers
+
+
+@pytest.mark.parametrize('origin', [
+    FOREIGN, 'https://127.0.0.1', 'http://127.0.0.1:1', 'http://localhost', 'garbage'])
+def test_foreign_origin_403(live_server, http, cors, origin):
+    assert_json_error(http.get(f'{live_server}/_core/plain', headers={'Origin': origin}), 403)
+
+
+def test_scheme_differs_from_same_host(live_server, http, cors):
+    https_origin = live_server.replace('http://', 'https://')
+    assert_json_error(http.get(f'{live_server}/_core/plain', headers={'Origin': https_origin}),
+                      403)
+
+
+def test_listed_origin_gets_cors_headers(live_server, http, cors):
+    response = http.get(f'{live_server}/_core/plain', headers={'Origin': LISTED})
+    assert response.status_code == 200
+    assert response.headers['Access-Control-Allow-Origin'] == LISTED
+    assert 'Origin' in response.headers['Vary']
+
+
+@pytest.mark.parametrize('path, method, status', [
+    ('/_core/error/401', 'GET', 401),
+    ('/no/such/path', 'GET', 404),
+    ('/_core/plain', 'DELETE', 405),
+    ('/_core/error/429', 'GET', 429),
+    ('/_core/error/500', 'GET', 500),
+])
+def test_listed_origin_gets_cors_headers_on_errors(live_server, http, cors, path, method,
+                                                    status):
+    response = http.request(method, live_server + path, headers={'Origin': LISTED})
+    assert_json_error(response, status)
+    assert response.headers['Access-Control-Allow-Origin'] == LISTED
+    assert 'Origin' in response.headers['Vary']
+
+
+def test_listed_origin_gets_cors_headers_on_413(live_server, http, cors):
+    response = http.post(f'{live_server}/_core/limited', data=b'x' * 200,
+                         headers={'Origin': LISTED})
+    assert_json_error(response, 413)
+    assert response.headers['Access-Control-Allow-Origin'] == LISTED
+
+
+def preflight(base: str, path: str, origin: str, method: str = 'POST') -> requests.Response:
+    return requests.options(base + path, timeout=10, headers={
+        'Origin': origin, 'Access-Control-Request-Method': method,
+        'Access-Control-Request-Headers': 'x-evil, authorization'})
+
+
+def test_preflight_uses_rule_methods_and_config_headers(live_server, cors, monkeypatch):
+    monkeypatch.setenv('TRYLITE_WEB__CORS_HEADERS', 'Authorization, Content-Type, X-Trace')
+    response = preflight(live_server, '/_core/plain', LISTED, 'PUT')
+    assert response.status_code == 204
+    assert response.content == b''
+    assert response.headers['Access-Control-Allow-Origin'] == LISTED
+    assert response.headers['Access-Control-Allow-Methods'] == 'GET, HEAD, OPTIONS, POST, PUT'
+    assert response.headers['Access-Control-Allow-Headers'] == \
+        'Authorization, Content-Type, X-Trace'
+    assert 'x-evil' not in response.headers['Access-Control-Allow-Headers']
+    assert int(response.headers['Access-Control-Max-Age']) > 0
+
+
+def test_preflight_default_headers(live_server, cors):
+    response = preflight(live_server, '/_core/plain', LISTED)
+    assert response.headers['Access-Control-Allow-Headers'] == 'Authorization, Content-Type'
+
+
+def test_preflight_foreign_origin_403(live_server, cors):
+    assert_json_error(preflight(live_server, '/_core/plain', FOREIGN), 403)
+
+
+def test_preflight_unknown_path_404(live_server, cors):
+    response = preflight(live_server, '/no/such/path', LISTED)
+    assert_json_error(response, 404)
+    assert response.headers['Access-Control-Allow-Origin'] == LISTED
+
+
+@pytest.mark.parametrize('origin', NULL_LIKE)
+def test_null_like_origins_only_on_marked_routes(live_server, http, origin):
+    response = http.post(f'{live_server}/_core/null', headers={'Origin': origin})
+    assert response.status_code == 200
+    assert response.headers['Access-Control-Allow-Origin'] == origin
+    assert 'Origin' in response.headers['Vary']
+    assert_json_error(http.post(f'{live_server}/_core/plain', headers={'Origin': origin}), 403)
+
+
+@pytest.mark.parametrize('origin', NULL_LIKE)
+def test_null_like_preflight(live_server, origin):
+    response = preflight(live_server, '/_core/null', origin)
+    assert response.status_code == 204
+    assert response.headers['Access-Control-Allow-Origin'] == origin
+    assert response.headers['Access-Control-Allow-Methods'] == 'GET, HEAD, OPTIONS, POST'
+    assert_json_error(preflight(live_server, '/_core/plain', origin), 403)
+
+
+def test_listing_null_does_not_open_every_route(live_server, http, monkeypatch):
+    monkeypatch.setenv('TRYLITE_WEB__CORS', 'null')
+    assert_json_error(http.get(f'{live_server}/_core/plain', headers={'Origin': 'null'}), 403)
+
+
+def test_proxy_headers_ignored_unless_trusted(live_server, http, monkeypatch):
+    forwarded = {'Origin': 'https://public.example', 'X-Forwarded-Proto': 'https',
+                 'X-Forwarded-Host': 'public.example'}
+    assert_json_error(http.get(f'{live_server}/_core/plain', headers=forwarded), 403)
+    monkeypatch.setenv('TRYLITE_WEB__NUM_PROXIES', '1')
+    assert http.get(f'{live_server}/_core/plain', headers=forwarded).status_code == 200
