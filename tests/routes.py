@@ -32,7 +32,17 @@ class Counter(Model):
     value: Mapped[int] = mapped_column(default=0)
 
 
-Pool.register(Counter, module='tests')
+class Ledger(Model):
+    """Rows written in pairs by one transaction: a lone half would be a half-applied write."""
+
+    __model__ = 'test.ledger'
+    __tablename__ = 'test_ledger'
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    batch: Mapped[str] = mapped_column(String(100), index=True)
+
+
+Pool.register(Counter, Ledger, module='tests')
 register_application('acme', 'ACME test application')
 register_application('other', 'Another application')
 acme = user_application('acme')
@@ -91,6 +101,56 @@ def counter(request, pool, name):
         session.add(row)
     row.value += 1
     return {'name': name, 'value': row.value}
+
+
+@app.route('/<database_name>/acme/pair/<batch>', methods=['POST'])
+@with_pool
+@with_transaction()
+@acme
+def pair(request, pool, batch):
+    """Write two rows of *batch* in one transaction, with a round trip between them."""
+    session = Transaction().session
+    session.add(Ledger(id=f'{batch}-1', batch=batch))
+    session.flush()
+    session.execute(text('SELECT 1'))
+    session.add(Ledger(id=f'{batch}-2', batch=batch))
+    session.flush()
+    return {'batch': batch}
+
+
+@app.route('/<database_name>/counters/<first>/<second>', methods=['POST'])
+@with_pool
+@with_transaction()
+def two_counters(request, pool, first, second):
+    """Increment two existing counters in this order, in one transaction (clients taking
+    them in opposite orders make deadlocks and serialization failures)."""
+    session = Transaction().session
+    values = []
+    for name in (first, second):
+        row = session.get(Counter, name)
+        row.value += 1
+        session.flush()
+        values.append(row.value)
+    return values
+
+
+@app.route('/<database_name>/slow-write/<batch>/<float:seconds>', methods=['POST'])
+@with_pool
+@with_transaction()
+def slow_write(request, pool, batch, seconds):
+    """Write one row, then keep the transaction open *seconds* (at most 60) before commit."""
+    Transaction().session.add(Ledger(id=f'{batch}-1', batch=batch))
+    Transaction().session.flush()
+    time.sleep(min(seconds, 60.0))
+    return {'batch': batch}
+
+
+@app.route('/<database_name>/blob/<base64:data>', methods=['GET'])
+@with_pool
+@with_transaction()
+def blob(request, pool, data):
+    """Echo the length of a base64 path segment."""
+    return {'len': len(data)}
 
 
 @app.route('/<database_name>/counter/<name>/readonly-write', methods=['GET'])
