@@ -104,6 +104,12 @@ def db(session_database: str, backend_uri: str, monkeypatch: pytest.MonkeyPatch)
                 conn.execute(delete(table))
 
 
+@pytest.fixture
+def kind(db: str, backend_uri: str) -> str:
+    """``'sqlite'`` or ``'postgresql'``: the backend of the ``db`` fixture."""
+    return 'sqlite' if backend_uri.startswith('sqlite') else 'postgresql'
+
+
 @pytest.fixture(scope='session')
 def live_server() -> Iterator[str]:
     """``trylite.wsgi.app`` over real HTTP (threaded Werkzeug server in this process)."""

@@ -18,11 +18,6 @@ BUSY_QUERY = ('WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c '
               'WHERE x < 100000) SELECT count(*) FROM c')
 
 
-@pytest.fixture
-def kind(db, backend_uri) -> str:
-    return 'sqlite' if backend_uri.startswith('sqlite') else 'postgresql'
-
-
 def only(kind: str, wanted: str) -> None:
     if kind != wanted:
         pytest.skip(f'{wanted} only')
@@ -77,20 +72,23 @@ def test_one_backend_per_uri(db):
     assert database.backend() is database.backend()
 
 
-def test_dropped_behind_our_back_is_not_found(db, kind):
-    """Another process drops a database this one had open: 404 material, not 500."""
+def test_dropped_behind_our_back_is_not_found(db, kind, live_server, http):
+    """Another process drops a database this one had served: 404, not 500 or 503."""
     backend = database.backend()
     name = f'trylite_db_{uuid.uuid4().hex[:8]}'
     backend.create(name)
-    assert backend.exists(name)
+    assert http.get(f'{live_server}/{name}/users').status_code == 200  # a pooled connection
     backend._drop(name)  # as another process would: our pool and cache stay
     try:
         if kind == 'sqlite':
             assert not backend.exists(name)
-        else:
+        else:  # the pooled connection is dead: the first use says so, a new one is refused
             with pytest.raises(DBAPIError) as info, Transaction.start(name) as transaction:
                 transaction.connection.exec_driver_sql('SELECT 1')
-            assert backend.classify(info.value) == 'missing'
+            assert database.reconnectable(info.value) or backend.classify(info.value) == 'missing'
+        response = http.get(f'{live_server}/{name}/users')
+        assert response.status_code == 404
+        assert response.json()['status'] == 404
     finally:
         backend.forget(name)
 

@@ -117,3 +117,20 @@ def test_database_created_while_serving(db, live_server, http):
     finally:
         database.backend().drop(name)
     assert_json_error(http.get(f'{live_server}/{name}/counter/x'), 404)
+
+
+def test_dead_pooled_connections_are_replaced_without_an_error(db, kind, live_server, http):
+    """After PostgreSQL dropped every connection (a restart), the next request still succeeds:
+    with_transaction re-runs it once on a new connection."""
+    if kind != 'postgresql':
+        pytest.skip('PostgreSQL only: its server closes connections')
+    for _ in range(3):
+        assert http.get(f'{live_server}/{db}/users').status_code == 200
+    with database.backend().admin.connect() as conn:
+        killed = conn.execute(text(
+            'SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity '
+            'WHERE datname = :db AND pid <> pg_backend_pid()'), {'db': db}).scalar()
+    assert killed >= 1
+    for method in ('GET', 'POST'):
+        response = http.request(method, f'{live_server}/{db}/counter/after-restart')
+        assert response.status_code == 200, response.text

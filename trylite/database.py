@@ -332,8 +332,11 @@ class PostgreSQLBackend(Backend):
                 'application_name': 'trylite'}
 
     def _make_engine(self, name: str) -> Engine:
-        engine = create_engine(  # pre_ping: connections killed by a restart are replaced
-            self.url.set(database=name), isolation_level='REPEATABLE READ', pool_pre_ping=True,
+        # No pre-ping (it would cost a round trip per request): a pooled connection found
+        # dead makes SQLAlchemy renew the whole pool, and with_transaction re-runs the
+        # transaction once on a new connection (see reconnectable()).
+        engine = create_engine(
+            self.url.set(database=name), isolation_level='REPEATABLE READ',
             connect_args=self._connect_args(), **self._pool_options())
 
         @event.listens_for(engine, 'begin')
@@ -441,6 +444,16 @@ def unstorable_text(exc: BaseException) -> bool:
 def _pg_message(exc: DBAPIError) -> str:
     diag = getattr(exc.orig, 'diag', None)
     return (diag and diag.message_primary) or type(exc.orig).__name__
+
+
+def reconnectable(exc: BaseException) -> bool:
+    """Whether *exc* is a connection lost before its transaction's COMMIT was sent.
+
+    The server has then rolled the transaction back, so running it again on a new connection
+    is safe. A connection lost during COMMIT leaves the outcome unknown: never re-run that.
+    """
+    return (isinstance(exc, DBAPIError) and exc.connection_invalidated
+            and not getattr(exc, 'trylite_during_commit', False))
 
 
 def create_tables(conn: Connection) -> None:

@@ -81,7 +81,11 @@ class Transaction:
                         yield self
                         if self._session is not None:
                             self._session.flush()
-                    conn.commit()
+                    try:
+                        conn.commit()
+                    except Exception as exc:
+                        exc.trylite_during_commit = True  # type: ignore[attr-defined]
+                        raise
                 except BaseException:
                     if not conn.invalidated:
                         conn.rollback()

@@ -105,7 +105,9 @@ def with_transaction(readonly: bool | None = None, user: int | Literal['request'
     serialization failure, a deadlock or a busy database is re-run from the start up to
     ``[database] retry`` times, then answers 503. A unique violation is re-run once (it may
     be a concurrent insert of the same key); if the re-run meets it again, it is raised.
-    Re-runs of one database take turns (no livelock between them) and never sleep.
+    Re-runs of one database take turns (no livelock between them) and never sleep. A
+    transaction whose pooled connection turns out dead (after a database restart) is re-run
+    once on a new connection, read-only or not.
     """
     def decorator(func: F) -> F:
         @functools.wraps(func)
@@ -139,6 +141,8 @@ def with_transaction(readonly: bool | None = None, user: int | Literal['request'
 
 def _retry(exc: Exception, attempt: int, retries: int) -> bool:
     """Whether to re-run a transaction that raised *exc*; 503 when out of retries."""
+    if attempt == 0 and database.reconnectable(exc):
+        return True
     outcome = database.backend().classify(exc)
     if outcome == 'duplicate':
         return attempt == 0 and retries > 0
