@@ -14,6 +14,7 @@ naming the option instead of a traceback deep inside a request.
 from __future__ import annotations
 
 import configparser
+import functools
 import os
 import sys
 from pathlib import Path
@@ -97,6 +98,11 @@ _FLOATS = {('database', 'pool_timeout'), ('database', 'sqlite_busy_timeout'),
            ('web', 'client_timeout')}
 
 
+@functools.cache
+def _env_name(section: str, key: str) -> str:
+    return f'TRYLITE_{section.upper()}__{key.upper()}'
+
+
 class Config:
     """Settings, read from defaults, one INI file and the environment (in that order)."""
 
@@ -148,7 +154,7 @@ class Config:
         """The option as a string: environment, else file, else default."""
         if self._pending:
             self.load(os.environ.get('TRYLITE_CONFIG') or None)
-        env = os.environ.get(f'TRYLITE_{section.upper()}__{key.upper()}')
+        env = os.environ.get(_env_name(section, key))
         if env is not None:
             return env
         if (section, key) in self._file:

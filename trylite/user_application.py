@@ -180,6 +180,8 @@ def authenticate(request: Request, application: str) -> int:
             'A valid key of this application is required.' if token else
             'Send the key as Authorization: Bearer <key>.',
             www_authenticate=_CHALLENGE)
+    # The session's identity map holds objects weakly: keep the person for the handler.
+    transaction.session.info['trylite.user'] = row.User
     if row.last_used is None or now - row.last_used >= LAST_USED_PRECISION:
         transaction.atexit(_write_last_used, transaction.database_name, row.id, now)
     return row.User.id

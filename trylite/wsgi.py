@@ -244,7 +244,7 @@ class TryliteWSGI:
 
     def handle(self, request: Request) -> BaseResponse:
         """Route, check and answer *request*; never raises."""
-        origin = request.headers.get('Origin')
+        origin = request.environ.get('HTTP_ORIGIN')
         try:
             if origin is not None:
                 self._check_origin(request, origin)
@@ -257,7 +257,9 @@ class TryliteWSGI:
         return response
 
     def dispatch(self, request: Request, origin: str | None) -> BaseResponse:
-        adapter = self.url_map.bind_to_environ(request.environ)
+        adapter = self.url_map.bind(  # what bind_to_environ does, from the parsed request
+            request.host, request.root_path or None, None, request.scheme, request.method,
+            request.path, request.query_string)
         preflight = (request.method == 'OPTIONS' and origin is not None
                      and 'Access-Control-Request-Method' in request.headers)
         method = request.headers['Access-Control-Request-Method'] if preflight else request.method
