@@ -22,6 +22,8 @@ import re
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
@@ -142,7 +144,7 @@ class Backend:
             raise DatabaseError(f'database {name!r} already exists')
         self._create_empty(name)
         try:
-            with self.engine(name).begin() as conn:
+            with self.transaction(name) as conn:
                 create_tables(conn)
                 conn.execute(marker.insert().values(
                     name=name, version=SCHEMA_VERSION, created=utcnow()))
@@ -154,7 +156,7 @@ class Backend:
     def update(self, name: str) -> None:
         """Create the tables of models registered since the database was made."""
         self.require(name)
-        with self.engine(name).begin() as conn:
+        with self.transaction(name) as conn:
             create_tables(conn)
 
     def drop(self, name: str) -> None:
@@ -188,6 +190,29 @@ class Backend:
         takes this turn so that retried writers cannot keep failing each other).
         """
         raise NotImplementedError
+
+    def commit(self, conn: Connection) -> None:
+        """Commit the transaction :meth:`begin` started."""
+        conn.commit()
+
+    def rollback(self, conn: Connection) -> None:
+        """Roll back the transaction :meth:`begin` started."""
+        conn.rollback()
+
+    @contextmanager
+    def transaction(self, name: str) -> Iterator[Connection]:
+        """A read-write transaction on *name* for administration (create, update)."""
+        with self.engine(name).connect() as conn:
+            self.begin(conn, readonly=False, timeout=None)
+            try:
+                yield conn
+                self.commit(conn)
+            except BaseException:
+                if not conn.invalidated:
+                    self.rollback(conn)
+                raise
+            finally:
+                self.end(conn, None)
 
     def end(self, conn: Connection, timeout: float | None) -> None:
         """Undo what :meth:`begin` set on the connection for this transaction only."""
@@ -312,6 +337,8 @@ _MISSING_RE = re.compile(r'FATAL: +database ".*" does not exist')
 _EXCLUSIVE_KEY = 0x7472796C
 _lock_sql = text("SELECT set_config('lock_timeout', :wait, true), pg_advisory_lock(:key)")
 _shared_sql = text('SELECT pg_advisory_xact_lock_shared(:key)')
+_BEGIN_READ_WRITE = 'BEGIN ISOLATION LEVEL REPEATABLE READ READ WRITE'
+_BEGIN_READ_ONLY = 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY'
 
 
 class PostgreSQLBackend(Backend):
@@ -335,20 +362,12 @@ class PostgreSQLBackend(Backend):
         # No pre-ping (it would cost a round trip per request): a pooled connection found
         # dead makes SQLAlchemy renew the whole pool, and with_transaction re-runs the
         # transaction once on a new connection (see reconnectable()).
-        engine = create_engine(
-            self.url.set(database=name), isolation_level='REPEATABLE READ',
+        # The driver is in autocommit mode and trylite sends BEGIN and COMMIT itself, as
+        # ordinary statements: psycopg's own transaction commands use the simple query
+        # protocol, which costs far longer round trips over TCP.
+        return create_engine(
+            self.url.set(database=name), isolation_level='AUTOCOMMIT',
             connect_args=self._connect_args(), **self._pool_options())
-
-        @event.listens_for(engine, 'begin')
-        def begin(conn):  # type: ignore[no-untyped-def]
-            # Every transaction says whether it is read-only: none inherits it from the
-            # previous user of the pooled connection.
-            readonly = conn.connection.info.pop('readonly', False)
-            dbapi_conn = conn.connection.dbapi_connection
-            if dbapi_conn.read_only != readonly:
-                dbapi_conn.read_only = readonly
-
-        return engine
 
     @property
     def admin(self) -> Engine:
@@ -392,8 +411,7 @@ class PostgreSQLBackend(Backend):
             conn.execute(_lock_sql, {'wait': f'{wait}ms', 'key': _EXCLUSIVE_KEY})
             conn.commit()
             conn.connection.info['exclusive'] = True
-        conn.connection.info['readonly'] = readonly
-        conn.begin()
+        conn.exec_driver_sql(_BEGIN_READ_ONLY if readonly else _BEGIN_READ_WRITE)
         if not readonly and not exclusive:
             # Writers hold the turn lock shared (until the transaction ends): an exclusive
             # re-run waits for the writers in flight and then runs alone, so it cannot meet
@@ -401,6 +419,12 @@ class PostgreSQLBackend(Backend):
             conn.execute(_shared_sql, {'key': _EXCLUSIVE_KEY})
         if timeout:
             conn.exec_driver_sql(f'SET LOCAL statement_timeout = {int(timeout * 1000)}')
+
+    def commit(self, conn: Connection) -> None:
+        conn.exec_driver_sql('COMMIT')
+
+    def rollback(self, conn: Connection) -> None:
+        conn.exec_driver_sql('ROLLBACK')
 
     def end(self, conn: Connection, timeout: float | None) -> None:
         if conn.invalidated:  # a lost connection: its session, and so the lock, are gone

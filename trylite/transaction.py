@@ -82,13 +82,13 @@ class Transaction:
                         if self._session is not None:
                             self._session.flush()
                     try:
-                        conn.commit()
+                        backend.commit(conn)
                     except Exception as exc:
                         exc.trylite_during_commit = True  # type: ignore[attr-defined]
                         raise
                 except BaseException:
                     if not conn.invalidated:
-                        conn.rollback()
+                        backend.rollback(conn)
                     raise
                 finally:
                     backend.end(conn, timeout)  # also after a failed begin
