@@ -8,7 +8,7 @@ import subprocess
 from dataclasses import dataclass
 
 from bench.common import APPLICATION, BENCH_DIR, KEYREQ_LOGIN, REPO_DIR
-from bench.servers import Running, request
+from bench.servers import Running, request, wait_until_ok
 
 
 @dataclass(frozen=True)
@@ -93,17 +93,42 @@ def start_wrk(live: Running, case: Case, connections: int, seconds: float) -> su
 
 
 def finish_wrk(proc: subprocess.Popen, seconds: float) -> Point:
-    """Wait for a wrk started by :func:`start_wrk` and parse its summary line."""
-    output, _ = proc.communicate(timeout=seconds + 30)
+    """Wait for a wrk started by :func:`start_wrk` and parse its summary line.
+
+    wrk is killed if anything goes wrong meanwhile (time-out, Ctrl-C, SIGTERM).
+    """
+    try:
+        output, _ = proc.communicate(timeout=seconds + 30)
+    finally:
+        stop_wrk(proc)
     for line in output.splitlines():
         if line.startswith("BENCH_RESULT "):
             return Point(**json.loads(line.removeprefix("BENCH_RESULT ")))
     raise RuntimeError(f"wrk gave no result (exit {proc.returncode}):\n{output}")
 
 
+def stop_wrk(proc: subprocess.Popen) -> None:
+    """Kill a wrk that is still running."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
+def drain(live: Running) -> None:
+    """Wait until requests left queued by a finished wrk are served (one nodb answer).
+
+    wrk closes its connections when time is up, but a sync worker still serves what is
+    already queued; with trytond's key route that is seconds of sleeping per request.
+    """
+    wait_until_ok(live, live.server.paths["nodb"], limit=120)
+
+
 def measure(live: Running, case: Case, connections: int, seconds: float,
             warmup: float) -> Point:
-    """Warm up, then measure ``case`` at ``connections`` for ``seconds``."""
+    """Warm up, then measure ``case`` at ``connections`` for ``seconds``; drain after each."""
     if warmup:
         finish_wrk(start_wrk(live, case, connections, warmup), warmup)
-    return finish_wrk(start_wrk(live, case, connections, seconds), seconds)
+        drain(live)
+    point = finish_wrk(start_wrk(live, case, connections, seconds), seconds)
+    drain(live)
+    return point

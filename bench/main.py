@@ -1,18 +1,34 @@
-"""Orchestration of ``python -m bench``: install, set up, measure, report."""
+"""Orchestration of ``python -m bench``: install, set up, measure, report.
+
+The three servers are started one after the other (so each start-up is timed alone) and
+then kept running together; every point is measured on each server in turn, so load from
+elsewhere on the machine drifts over all of them alike instead of over one.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
+import statistics
 import sys
 import time
 import traceback
 from collections.abc import Callable
+from contextlib import ExitStack
 
 from bench import bare, envs, peer_trylite, peer_trytond, report
 from bench.common import log
-from bench.load import CASES, CASES_BY_NAME, finish_wrk, measure, probe, start_wrk
-from bench.servers import Running, Server, running, wait_until_ok, worker_rss_kib
+from bench.load import CASES, CASES_BY_NAME, drain, finish_wrk, measure, probe, start_wrk, stop_wrk
+from bench.servers import (
+    Running,
+    Server,
+    running,
+    sample_sleeping,
+    wait_until_ok,
+    worker_pids,
+    worker_rss_kib,
+)
 
 CONCURRENCIES = (1, 4, 16)
 SETUPS: dict[str, Callable[[], Server]] = {
@@ -31,49 +47,87 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def run_cases(live: Running, results: report.Results, args: argparse.Namespace) -> None:
-    """Measure every case the server answers, at every concurrency."""
-    name = live.server.name
+def _record_error(results: report.Results, name: str, error: Exception) -> None:
+    log(f"{name} failed: {error}")
+    results.errors[name] = "".join(traceback.format_exception_only(error)).strip()
+
+
+def start_servers(names: list[str], stack: ExitStack, results: report.Results) -> list[Running]:
+    """Set up and start each server, one at a time, timing start → first answer."""
+    lives = []
+    for name in names:
+        try:
+            live = stack.enter_context(running(SETUPS[name]()))
+            results.startup[name] = wait_until_ok(live, live.server.paths["nodb"])
+            lives.append(live)
+        except Exception as error:
+            _record_error(results, name, error)
+    return lives
+
+
+def run_cases(lives: list[Running], results: report.Results, args: argparse.Namespace) -> None:
+    """Measure every case at every concurrency, each point on every server in turn."""
     for case in CASES:
-        if case.name not in live.server.paths:
-            continue
-        results.status[name, case.name] = probe(live, case)
         for connections in CONCURRENCIES:
-            log(f"{name} {case.name} c={connections}")
-            results.points[name, case.name, connections] = measure(
-                live, case, connections, args.duration, args.warmup)
+            for live in [live for live in lives if case.name in live.server.paths]:
+                name = live.server.name
+                log(f"{case.name} c={connections} {name}")
+                try:
+                    results.status.setdefault((name, case.name), probe(live, case))
+                    results.points[name, case.name, connections] = measure(
+                        live, case, connections, args.duration, args.warmup)
+                except Exception as error:
+                    _record_error(results, name, error)
+                    lives.remove(live)
 
 
 def key_sleep_test(live: Running, args: argparse.Namespace) -> report.KeySleep:
-    """Latency of nodb requests (c=1) while 4 key requests are constantly in flight."""
-    log(f"{live.server.name}: nodb latency during key requests")
-    keys = start_wrk(live, CASES_BY_NAME["keyrequest"], 4, args.duration + 2)
-    time.sleep(1)
-    nodb = measure(live, CASES_BY_NAME["nodb"], 1, args.duration, 0)
-    return report.KeySleep(nodb=nodb, keys=finish_wrk(keys, args.duration + 2))
+    """While 4 key requests are always in flight: are workers asleep, how slow is nodb (c=1)?"""
+    log(f"{live.server.name}: workers and nodb latency during key requests")
+    seconds = args.duration
+    keys = start_wrk(live, CASES_BY_NAME["keyrequest"], 4, seconds)
+    nodb = start_wrk(live, CASES_BY_NAME["nodb"], 1, seconds)
+    try:
+        asleep, samples = sample_sleeping(worker_pids(live.proc.pid), seconds - 0.5)
+        result = report.KeySleep(nodb=finish_wrk(nodb, seconds), keys=finish_wrk(keys, seconds),
+                                 asleep=asleep, samples=samples)
+    finally:
+        stop_wrk(nodb)
+        stop_wrk(keys)
+    drain(live)
+    return result
 
 
 def scale_test(live: Running, args: argparse.Namespace) -> dict[int, float]:
-    """trylite's guarded req/s (c=4) with 100 and with 1,000,000 keys in its table."""
-    rates = {}
-    for total in (100, 1_000_000):
-        log(f"trylite: guarded route with {total:,} keys")
-        peer_trylite.set_key_count(live.server, total)
-        rates[total] = measure(live, CASES_BY_NAME["guarded"], 4, args.duration,
-                               args.warmup).rps
-    return rates
+    """trylite's guarded req/s (c=4) with 100 and with 1,000,000 keys in its table.
+
+    The two tables live in two databases served by the same server, so the points can
+    alternate (3 rounds, median) instead of drifting apart with the machine's load.
+    """
+    targets = {100: peer_trylite.with_keys(live, peer_trylite.DATABASE, 100),
+               1_000_000: peer_trylite.with_keys(live, peer_trylite.BIG_DATABASE, 1_000_000)}
+    rates: dict[int, list[float]] = {total: [] for total in targets}
+    for _ in range(3):
+        for total, target in targets.items():
+            log(f"trylite: guarded route with {total:,} keys")
+            rates[total].append(measure(target, CASES_BY_NAME["guarded"], 4, args.duration,
+                                        args.warmup).rps)
+    return {total: statistics.median(values) for total, values in rates.items()}
 
 
-def bench_server(server: Server, results: report.Results, args: argparse.Namespace) -> None:
-    """Start ``server``, measure everything about it, stop it."""
-    with running(server) as live:
-        results.startup[server.name] = wait_until_ok(live, server.paths["nodb"])
-        run_cases(live, results, args)
-        results.rss[server.name] = worker_rss_kib(live.proc.pid)
-        if "keyrequest" in server.paths:
-            results.key_sleep[server.name] = key_sleep_test(live, args)
-        if server.name == "trylite" and not args.no_scale:
-            results.scale = scale_test(live, args)
+def run_extras(lives: list[Running], results: report.Results, args: argparse.Namespace) -> None:
+    """RSS after warm-up, sleeping workers during key requests, trylite's key-table scale."""
+    for live in lives:
+        results.rss[live.server.name] = worker_rss_kib(live.proc.pid)
+    for live in lives:
+        name = live.server.name
+        try:
+            if "keyrequest" in live.server.paths:
+                results.key_sleep[name] = key_sleep_test(live, args)
+            if name == "trylite" and not args.no_scale:
+                results.scale = scale_test(live, args)
+        except Exception as error:
+            _record_error(results, name, error)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,18 +135,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     started = time.monotonic()
-    results = report.Results(duration=args.duration, warmup=args.warmup)
+    results = report.Results(duration=args.duration, warmup=args.warmup,
+                             load_before=os.getloadavg())
     try:
         envs.ensure_all()
-        for name in args.servers.split(","):
-            try:
-                bench_server(SETUPS[name](), results, args)
-            except Exception as error:
-                log(f"{name} failed: {error}")
-                results.errors[name] = "".join(traceback.format_exception_only(error)).strip()
+        with ExitStack() as stack:
+            lives = start_servers(args.servers.split(","), stack, results)
+            run_cases(lives, results, args)
+            run_extras(lives, results, args)
     except KeyboardInterrupt:
         log("interrupted; servers stopped")
         return 130
     results.elapsed = time.monotonic() - started
+    results.load_after = os.getloadavg()
     print(report.write(results))
     return 1 if results.errors else 0

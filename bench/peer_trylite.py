@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from bench.common import (
     APPLICATION,
@@ -16,9 +17,10 @@ from bench.common import (
     run,
 )
 from bench.envs import venv_bin
-from bench.servers import Server, request, running, wait_until_ok
+from bench.servers import Running, Server, request, running, wait_until_ok
 
 DATABASE = "bench_trylite"
+BIG_DATABASE = "bench_trylite_1m"
 ENV = {
     "TRYLITE_DATABASE__URI": f"postgresql+psycopg://{PG_USER}@{HOST}:{PG_PORT}/",
     # Measure the 401 path of a wrong key (failures are still counted) rather than the
@@ -32,53 +34,67 @@ def cli(*args: str, stdin: str | None = None) -> str:
     return run([venv_bin("trylite", "trylite"), *args], env=ENV, input=stdin).stdout
 
 
-def server(key: str = "") -> Server:
+def server(key: str = "", database: str = DATABASE) -> Server:
     """The trylite server description (gunicorn target ``bench.trylite_wsgi:app``)."""
     prefix, public_id, secret = key.split("_", 2) if key else ("trylite", "0" * 12, "0" * 43)
     return Server(
-        name="trylite", venv="trylite", target="bench.trylite_wsgi:app", database=DATABASE,
-        env=ENV, key=key, bad_key=f"{prefix}_{public_id}_{'0' * len(secret)}",
+        name="trylite", venv="trylite", target="bench.trylite_wsgi:app", env=ENV, key=key,
+        bad_key=f"{prefix}_{public_id}_{'0' * len(secret)}",
         paths={"nodb": "/bench/nodb", "echo": "/bench/echo",
-               "transaction": f"/{DATABASE}/bench/count",
-               "guarded": f"/{DATABASE}/bench/whoami",
-               "badkey": f"/{DATABASE}/bench/whoami",
-               "keyrequest": f"/{DATABASE}/user/application/"})
+               "transaction": f"/{database}/bench/count",
+               "guarded": f"/{database}/bench/whoami",
+               "badkey": f"/{database}/bench/whoami",
+               "keyrequest": f"/{database}/user/application/"})
 
 
-def request_key(base: Server, login: str) -> str:
-    """Request a key for ``login`` over HTTP (server started just for this)."""
-    body = json.dumps({"user": login, "application": APPLICATION}).encode()
-    with running(base) as live:
-        wait_until_ok(live, base.paths["nodb"])
-        status, answer = request(live.url(base.paths["keyrequest"]), method="POST", body=body,
-                                 headers={"Content-Type": "application/json"})
+def create_database(database: str) -> None:
+    """(Re)create a trylite database with the two bench users, through the CLI."""
+    psql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    cli("db", "create", database)
+    for login in (GUARDED_LOGIN, KEYREQ_LOGIN):
+        cli("user", "create", "-d", database, login, "--name", login,
+            "--password-stdin", stdin="bench-password\n")
+
+
+def issue_key(live: Running, database: str) -> str:
+    """Request a key for the guarded user over HTTP and validate it with the CLI."""
+    body = json.dumps({"user": GUARDED_LOGIN, "application": APPLICATION}).encode()
+    status, answer = request(live.url(f"/{database}/user/application/"), method="POST",
+                             body=body, headers={"Content-Type": "application/json"})
     if status != 200:
         raise RuntimeError(f"trylite key request answered {status}: {answer[:500]!r}")
-    return json.loads(answer)
+    key = json.loads(answer)
+    cli("application", "validate", "-d", database, key.split("_", 2)[1])
+    return key
 
 
 def setup() -> Server:
     """Create the database and users, request a key and validate it with the CLI."""
     log("trylite: creating database, users and a validated key")
-    psql(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-    cli("db", "create", DATABASE)
-    for login in (GUARDED_LOGIN, KEYREQ_LOGIN):
-        cli("user", "create", "-d", DATABASE, login, "--name", login,
-            "--password-stdin", stdin="bench-password\n")
-    key = request_key(server(), GUARDED_LOGIN)
-    cli("application", "validate", "-d", DATABASE, key.split("_", 2)[1])
-    return server(key)
+    create_database(DATABASE)
+    with running(server()) as live:  # started only to request the key
+        wait_until_ok(live, live.server.paths["nodb"])
+        return server(issue_key(live, DATABASE))
 
 
-def set_key_count(base: Server, total: int) -> None:
+def with_keys(live: Running, database: str, total: int) -> Running:
+    """``live`` pointed at ``database`` holding ``total`` validated keys, one of them real."""
+    log(f"trylite: {database} with {total:,} keys")
+    if database != DATABASE:
+        create_database(database)
+        live = replace(live, server=server(issue_key(live, database), database))
+    fill_keys(database, live.server.key.split("_", 2)[1], total)
+    return live
+
+
+def fill_keys(database: str, real_public_id: str, total: int) -> None:
     """Leave ``total`` validated keys in trylite's table: the real one plus fake rows.
 
     Fake rows belong to the key-request user, so the guarded user's lookups stay the same;
     this follows trylite's ``res_user_application`` table (public_id, secret_hash, ...).
     """
-    public_id = base.key.split("_", 2)[1]
     psql(f"""
-        DELETE FROM res_user_application WHERE public_id <> '{public_id}';
+        DELETE FROM res_user_application WHERE public_id <> '{real_public_id}';
         INSERT INTO res_user_application
             (public_id, secret_hash, user_id, application, state, created, validated)
         SELECT 'f' || lpad(to_hex(g), 11, '0'), md5(g::text) || md5(g::text),
@@ -86,11 +102,6 @@ def set_key_count(base: Server, total: int) -> None:
                '{APPLICATION}', 'validated', now(), now()
         FROM generate_series(1, {total - 1}) AS g
         ON CONFLICT (public_id) DO NOTHING;
-        ANALYZE res_user_application;
-        """, DATABASE)
-
-
-def version() -> str:
-    """Installed trylite version."""
-    return run([venv_bin("trylite", "python"), "-c",
-                "import trylite; print(trylite.__version__)"]).stdout.strip()
+        """, database)
+    psql("VACUUM ANALYZE res_user_application", database)  # not inside a transaction
+    psql("CHECKPOINT", database)  # so the insert's writes do not land inside the measurement

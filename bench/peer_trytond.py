@@ -69,7 +69,7 @@ def setup() -> Server:
                DATABASE, GUARDED_LOGIN, KEYREQ_LOGIN]).stdout
     key = json.loads(out.strip().splitlines()[-1])["key"]
     return Server(
-        name="trytond", venv="trytond", target="trytond.application:app", database=DATABASE,
+        name="trytond", venv="trytond", target="trytond.application:app",
         env={"TRYTOND_CONFIG": str(conf), "TRYTOND_DATABASE_NAMES": DATABASE},
         key=key, bad_key=hashlib.sha512(b"not the key").hexdigest(),
         paths={"nodb": "/bench/nodb", "echo": "/bench/echo",
@@ -78,8 +78,3 @@ def setup() -> Server:
                "badkey": f"/{DATABASE}/bench/whoami",
                "keyrequest": f"/{DATABASE}/r/user/application/"})
 
-
-def version() -> str:
-    """Installed trytond version."""
-    return run([venv_bin("trytond", "python"), "-c",
-                "import trytond; print(trytond.__version__)"]).stdout.strip()

@@ -29,7 +29,6 @@ class Server:
     env: dict[str, str] = field(default_factory=dict)
     key: str = ""
     bad_key: str = ""
-    database: str = ""
 
 
 @dataclass
@@ -125,14 +124,43 @@ def wait_until_ok(live: Running, path: str, headers: dict[str, str] | None = Non
     raise TimeoutError(f"{live.server.name} did not answer 200 on {path} within {limit} s")
 
 
+def _status_fields(pid: int) -> dict[str, str]:
+    """Fields of /proc/PID/status ({} if the process is gone)."""
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return {}
+    return dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+
+
+def worker_pids(master_pid: int) -> list[int]:
+    """Process ids of the children (gunicorn workers) of ``master_pid``."""
+    pids = (int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit())
+    return sorted(pid for pid in pids
+                  if _status_fields(pid).get("PPid", "").strip() == str(master_pid))
+
+
 def worker_rss_kib(master_pid: int) -> list[int]:
-    """VmRSS (KiB) of each child process (gunicorn worker) of ``master_pid``."""
-    sizes = []
-    for status in Path("/proc").glob("[0-9]*/status"):
-        try:
-            fields = dict(line.split(":", 1) for line in status.read_text().splitlines())
-        except (OSError, ValueError):
-            continue
-        if int(fields.get("PPid", "0")) == master_pid and "VmRSS" in fields:
-            sizes.append(int(fields["VmRSS"].split()[0]))
-    return sorted(sizes)
+    """VmRSS (KiB) of each gunicorn worker of ``master_pid``."""
+    sizes = (_status_fields(pid).get("VmRSS", "0 kB") for pid in worker_pids(master_pid))
+    return [int(size.split()[0]) for size in sizes]
+
+
+def sample_sleeping(pids: list[int], seconds: float, interval: float = 0.005) -> tuple[int, int]:
+    """Sample each worker's kernel wait channel; return (samples asleep, all samples).
+
+    A worker in ``time.sleep`` waits in a ``*nanosleep`` kernel function; waiting for a
+    socket or the database shows other channels, running shows ``0``.
+    """
+    asleep = total = 0
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for pid in pids:
+            try:
+                channel = Path(f"/proc/{pid}/wchan").read_text()
+            except OSError:
+                continue
+            total += 1
+            asleep += "nanosleep" in channel
+        time.sleep(interval)
+    return asleep, total
