@@ -38,7 +38,6 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from jinja2 import Environment, PackageLoader
 from sqlalchemy import ForeignKey, String, delete, or_, select
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.exceptions import BadRequest, Forbidden, MethodNotAllowed, NotFound
@@ -88,15 +87,20 @@ Pool.register(UserSession, module='res')
 
 
 # -- rendering -----------------------------------------------------------------------------
-_env = Environment(loader=PackageLoader('trylite', 'templates'), autoescape=True,
-                   trim_blocks=True, lstrip_blocks=True)
-
-
 def _when(value: datetime.datetime | None) -> str:
     return value.strftime('%Y-%m-%d %H:%M UTC') if value is not None else '—'
 
 
-_env.filters['when'] = _when
+@functools.cache
+def _environment() -> Any:
+    """The Jinja2 environment, made on the first page shown (workers serving only the API
+    never load Jinja2)."""
+    from jinja2 import Environment, PackageLoader
+
+    env = Environment(loader=PackageLoader('trylite', 'templates'), autoescape=True,
+                      trim_blocks=True, lstrip_blocks=True)
+    env.filters['when'] = _when
+    return env
 
 
 def _base_path(request: Request, database_name: str) -> str:
@@ -121,7 +125,7 @@ def render(request: Request, database_name: str, template: str, code: int = 200,
            headers: list[tuple[str, str]] | None = None, **values: Any) -> Response:
     """The HTML page *template*, rendered with *values*, with the protective headers."""
     nonce = secrets.token_urlsafe(16)
-    body = _env.get_template(template).render(
+    body = _environment().get_template(template).render(
         nonce=nonce, base=_base_path(request, database_name), database=database_name,
         **values)
     response = Response(body, code, headers, content_type='text/html; charset=utf-8')

@@ -12,7 +12,7 @@ so nobody can lock a person's valid key out by failing on purpose.
 
 from __future__ import annotations
 
-import logging
+import itertools
 import math
 import time
 from collections.abc import Iterable
@@ -27,8 +27,6 @@ from .config import config
 from .model import Model
 from .pool import Pool
 from .transaction import Transaction
-
-logger = logging.getLogger(__name__)
 
 table = Table(
     'trylite_throttle', Model.metadata,
@@ -76,25 +74,31 @@ def failure(keys: Iterable[str]) -> None:
     check(keys)
 
 
+#: Expired counts are swept once every this many failures counted by a process.
+SWEEP_EVERY = 100
+_counted = itertools.count()
+
+
 def _count(database_name: str, keys: list[str]) -> None:
+    """Add one failure to each of *keys*: one statement, committed on its own.
+
+    On PostgreSQL it runs outside any REPEATABLE READ transaction (autocommit, READ
+    COMMITTED), where concurrent counts of one subject wait for each other instead of
+    failing; on SQLite it takes the write lock like any writer.
+    """
     now = time.time()
     window_end = now + config.getint('throttle', 'window')
-    for _attempt in range(3):
-        try:
-            with Transaction.start(database_name, 0) as transaction:
-                conn = transaction.connection
-                insert = pg_insert if conn.dialect.name == 'postgresql' else sqlite_insert
-                for key in keys:
-                    live = table.c.window_end > now
-                    stmt = insert(table).values(subject=key, failures=1, window_end=window_end)
-                    conn.execute(stmt.on_conflict_do_update(
-                        index_elements=[table.c.subject],
-                        set_={'failures': case((live, table.c.failures + 1), else_=1),
-                              'window_end': case((live, table.c.window_end),
-                                                 else_=window_end)}))
-                conn.execute(delete(table).where(table.c.window_end < now))
-            return
-        except Exception as exc:
-            if database.backend().classify(exc) != 'retry':
-                raise
-    logger.warning('could not count a failure for %s after 3 attempts', keys)
+    engine = database.backend().engine(database_name)
+    insert = pg_insert if engine.dialect.name == 'postgresql' else sqlite_insert
+    live = table.c.window_end > now
+    stmt = insert(table).values(
+        [{'subject': key, 'failures': 1, 'window_end': window_end} for key in keys])
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[table.c.subject],
+        set_={'failures': case((live, table.c.failures + 1), else_=1),
+              'window_end': case((live, table.c.window_end), else_=window_end)})
+    with engine.connect() as conn:
+        conn.execute(stmt)
+        if next(_counted) % SWEEP_EVERY == 0:
+            conn.execute(delete(table).where(table.c.window_end < now))
+        conn.commit()
