@@ -10,9 +10,11 @@ A trylite database carries the marker table ``trylite_database``; a database wit
 never served. Each process keeps one engine (one connection pool) per database, made on first
 use, so a database created while the server runs is served without a restart.
 
-Transactions: writes run at REPEATABLE READ on PostgreSQL and under ``BEGIN IMMEDIATE`` on
-SQLite; read-only transactions are ``READ ONLY`` on PostgreSQL and ``PRAGMA query_only`` on
-SQLite, so that a write in them fails loudly. :func:`classify` says what a driver error means.
+Transactions are begun and ended by trylite itself (:meth:`Backend.begin`, ``commit``,
+``rollback``), never by the driver: every one runs at REPEATABLE READ on PostgreSQL and under
+``BEGIN IMMEDIATE`` on SQLite; read-only ones are ``READ ONLY`` on PostgreSQL and
+``PRAGMA query_only`` on SQLite, so that a write in them fails loudly.
+:meth:`Backend.classify` says what a driver error means to a transaction.
 """
 
 from __future__ import annotations
