@@ -11,9 +11,9 @@ never served. Each process keeps one engine (one connection pool) per database, 
 use, so a database created while the server runs is served without a restart.
 
 Transactions are begun and ended by trylite itself (:meth:`Backend.begin`, ``commit``,
-``rollback``), never by the driver: every one runs at REPEATABLE READ on PostgreSQL and under
-``BEGIN IMMEDIATE`` on SQLite; read-only ones are ``READ ONLY`` on PostgreSQL and
-``PRAGMA query_only`` on SQLite, so that a write in them fails loudly.
+``rollback``), never by the driver: all run at REPEATABLE READ on PostgreSQL, and writers
+take SQLite's lock up front (``BEGIN IMMEDIATE``); read-only ones are ``READ ONLY`` on
+PostgreSQL and ``PRAGMA query_only`` on SQLite, so that a write in them fails loudly.
 :meth:`Backend.classify` says what a driver error means to a transaction.
 """
 
