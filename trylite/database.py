@@ -202,19 +202,29 @@ class Backend:
         conn.rollback()
 
     @contextmanager
-    def transaction(self, name: str) -> Iterator[Connection]:
-        """A read-write transaction on *name* for administration (create, update)."""
+    def transaction(self, name: str, readonly: bool = False, timeout: float | None = None,
+                    exclusive: bool = False) -> Iterator[Connection]:
+        """A transaction on a pooled connection of *name* (see :meth:`begin`): committed
+        when the block ends normally, rolled back when it raises.
+
+        An exception raised by the commit itself carries ``trylite_during_commit``: whether
+        the transaction was committed is then unknown (see :func:`reconnectable`).
+        """
         with self.engine(name).connect() as conn:
-            self.begin(conn, readonly=False, timeout=None)
             try:
+                self.begin(conn, readonly, timeout, exclusive)
                 yield conn
-                self.commit(conn)
+                try:
+                    self.commit(conn)
+                except Exception as exc:
+                    exc.trylite_during_commit = True  # type: ignore[attr-defined]
+                    raise
             except BaseException:
                 if not conn.invalidated:
                     self.rollback(conn)
                 raise
             finally:
-                self.end(conn, None)
+                self.end(conn, timeout)  # also after a failed begin
 
     def end(self, conn: Connection, timeout: float | None) -> None:
         """Undo what :meth:`begin` set on the connection for this transaction only."""

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import datetime
 import functools
-import hashlib
 import hmac
 import re
 import secrets
@@ -177,10 +176,6 @@ def _page(rule: str, method: str) -> Callable[[Callable[..., Any]], Callable[...
 
 
 # -- sessions and CSRF ---------------------------------------------------------------------
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode('ascii')).hexdigest()
-
-
 def _session_csrf(token: str) -> str:
     return hmac.new(token.encode('ascii'), b'trylite preferences csrf', 'sha256').hexdigest()
 
@@ -197,7 +192,7 @@ def current_user(request: Request) -> tuple[User, str] | None:
         return None
     user = Transaction().session.scalars(
         select(User).join(UserSession, UserSession.user_id == User.id)
-        .where(UserSession.token_hash == _hash(token), UserSession.expires > utcnow(),
+        .where(UserSession.token_hash == keys.hash_token(token), UserSession.expires > utcnow(),
                User.active)).first()
     return (user, token) if user is not None else None
 
@@ -271,8 +266,8 @@ def log_in(request: Request, pool: Pool) -> Response:
     token = secrets.token_urlsafe(32)
     previous = _cookie_token(request, SESSION_COOKIE)  # a new login never reuses a session
     session.execute(delete(UserSession).where(
-        or_(UserSession.expires <= now, UserSession.token_hash == _hash(previous or ''))))
-    session.add(UserSession(token_hash=_hash(token), user_id=user.id, created=now,
+        or_(UserSession.expires <= now, UserSession.token_hash == keys.hash_token(previous or ''))))
+    session.add(UserSession(token_hash=keys.hash_token(token), user_id=user.id, created=now,
                             expires=now + datetime.timedelta(seconds=timeout)))
     response = _redirect(request, pool.database_name)
     _set_cookie(request, response, SESSION_COOKIE, token, pool.database_name, timeout)
@@ -308,7 +303,7 @@ def logout(request: Request, pool: Pool) -> Response:
     if current is not None:
         _check_csrf(request, _session_csrf(current[1]))
         Transaction().session.execute(
-            delete(UserSession).where(UserSession.token_hash == _hash(current[1])))
+            delete(UserSession).where(UserSession.token_hash == keys.hash_token(current[1])))
     response = _redirect(request, pool.database_name)
     _delete_cookie(request, response, SESSION_COOKIE, pool.database_name)
     return response

@@ -71,27 +71,13 @@ class Transaction:
         self.readonly = readonly
         self._session: Session | None = None
         self._atexit: list[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]] = []
-        backend = database.backend()
         try:
-            with backend.engine(database_name).connect() as conn:
-                self.connection = conn
-                try:
-                    backend.begin(conn, readonly, timeout, exclusive)
-                    with self._made_current():
-                        yield self
-                        if self._session is not None:
-                            self._session.flush()
-                    try:
-                        backend.commit(conn)
-                    except Exception as exc:
-                        exc.trylite_during_commit = True  # type: ignore[attr-defined]
-                        raise
-                except BaseException:
-                    if not conn.invalidated:
-                        backend.rollback(conn)
-                    raise
-                finally:
-                    backend.end(conn, timeout)  # also after a failed begin
+            with (database.backend().transaction(
+                      database_name, readonly, timeout, exclusive) as self.connection,
+                  self._made_current()):
+                yield self
+                if self._session is not None:
+                    self._session.flush()
         finally:
             self._run_atexit()
 

@@ -104,15 +104,26 @@ class Key:
     value: str
 
 
-def _hash(secret: str) -> str:
-    return hashlib.sha256(secret.encode('ascii')).hexdigest()
+def hash_token(token: str) -> str:
+    """What is stored of a random token (key secret, session token): its SHA-256, in hex.
+
+    Tokens of 256 random bits need no slow, salted hash.
+    """
+    return hashlib.sha256(token.encode('ascii')).hexdigest()
+
+
+def _secret_matches(parsed: tuple[str, str] | None, stored_hash: str | None) -> bool:
+    """Whether a parsed key's secret has *stored_hash*, in constant time (a hash is compared
+    even when there is no key or no row, so a miss takes as long as a wrong secret)."""
+    return hmac.compare_digest(hash_token(parsed[1]) if parsed else _DUMMY_HASH,
+                               stored_hash or '')
 
 
 def new_key() -> Key:
     """A fresh key from :mod:`secrets`."""
     public_id = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
-    return Key(public_id, _hash(secret), f'{KEY_PREFIX}_{public_id}_{secret}')
+    return Key(public_id, hash_token(secret), f'{KEY_PREFIX}_{public_id}_{secret}')
 
 
 def parse_key(value: str) -> tuple[str, str] | None:
@@ -122,7 +133,7 @@ def parse_key(value: str) -> tuple[str, str] | None:
 
 
 # -- guarded routes ------------------------------------------------------------------------
-_DUMMY_HASH = _hash('x' * 43)
+_DUMMY_HASH = hash_token('x' * 43)
 #: Quoted as RFC 6750 shows it (Werkzeug's WWWAuthenticate leaves a token-like realm bare).
 _CHALLENGE = ['Bearer realm="trylite"']
 #: The key and its person in one query: the person lands in the session, so a handler's
@@ -167,8 +178,7 @@ def authenticate(request: Request, application: str) -> int:
     if parsed is not None:
         row = transaction.session.execute(
             _key_query, {'public_id': parsed[0], 'application': application}).first()
-    secret_ok = hmac.compare_digest(
-        _hash(parsed[1]) if parsed else _DUMMY_HASH, row.secret_hash if row else '')
+    secret_ok = _secret_matches(parsed, row.secret_hash if row else None)
     now = utcnow()
     if row is None or not secret_ok:
         # Only a wrong key is a failure: an application polling its own pending (or
@@ -264,8 +274,7 @@ def delete_key(login: str, value: str, application: str) -> bool:
             select(UserApplication).join(User, User.id == UserApplication.user_id)
             .where(UserApplication.public_id == parsed[0], User.login == login,
                    UserApplication.application == application)).first()
-    if not hmac.compare_digest(_hash(parsed[1]) if parsed else _DUMMY_HASH,
-                               found.secret_hash if found else ''):
+    if not _secret_matches(parsed, found.secret_hash if found else None):
         return False
     session.delete(found)
     return True
