@@ -18,6 +18,7 @@ import functools
 import os
 import sys
 from pathlib import Path
+from typing import TypeVar
 
 from .exceptions import ConfigError
 
@@ -89,6 +90,8 @@ OPTIONS: dict[tuple[str, str], tuple[str, str]] = {
     ('user_application', 'key_lifetime'): (
         '0', 'Seconds a validated key lives; 0 means until revoked.'),
 }
+
+N = TypeVar('N', int, float)
 
 _TRUE = {'1', 'true', 'yes', 'on'}
 _FALSE = {'0', 'false', 'no', 'off', ''}
@@ -165,24 +168,20 @@ class Config:
             raise ConfigError(f'unknown option [{section}] {key}') from None
 
     def getint(self, section: str, key: str) -> int:
-        value = self.get(section, key)
-        try:
-            number = int(value)
-        except ValueError:
-            number = -1
-        if number < 0:
-            raise ConfigError(
-                f'[{section}] {key} must be a whole number (0 or more), not {value!r}')
-        return number
+        return self._number(section, key, int, 'a whole number')
 
     def getfloat(self, section: str, key: str) -> float:
+        return self._number(section, key, float, 'a number')
+
+    def _number(self, section: str, key: str, kind: type[N], noun: str) -> N:
+        """The option as a finite *kind* of 0 or more; :class:`ConfigError` otherwise."""
         value = self.get(section, key)
         try:
-            number = float(value)
+            number = kind(value)
         except ValueError:
-            number = -1.0
+            number = kind(-1)
         if not 0 <= number < float('inf'):
-            raise ConfigError(f'[{section}] {key} must be a number (0 or more), not {value!r}')
+            raise ConfigError(f'[{section}] {key} must be {noun} (0 or more), not {value!r}')
         return number
 
     def getboolean(self, section: str, key: str) -> bool:
