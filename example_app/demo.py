@@ -6,8 +6,9 @@ import secrets
 
 from sqlalchemy import select
 
-from trylite import database
-from trylite.pool import Pool
+from trylite import storage
+from trylite.auth.persons import User
+from trylite.pool import create_database, update_database
 from trylite.transaction import Transaction
 
 from .models import Work
@@ -21,13 +22,11 @@ def prepare(database_name: str = 'demo', login: str = 'demo') -> str:
     Creates the database (or adds missing tables to it), the person *login* with a fresh random
     password (a new one on every call), and a few works when there are none.
     """
-    backend = database.backend()
-    if backend.exists(database_name):
-        backend.update(database_name)
+    if storage.backend().exists(database_name):
+        update_database(database_name)
     else:
-        backend.create(database_name)
+        create_database(database_name)
     password = secrets.token_urlsafe(9)
-    User = Pool(database_name).get('res.user')
     with Transaction.start(database_name, 0) as transaction:
         session = transaction.session
         person = session.scalars(select(User).where(User.login == login)).first()

@@ -146,7 +146,7 @@ def write(target: Line, data: dict[str, Any]) -> None:
     if 'work' in data:
         target.work = active_work(data['work']).id
     if 'date' in data:
-        target.date = parse_date(data, 'date')
+        target.date = parse_date(data, 'date') or target.date
     if 'duration' in data:
         duration = data['duration']
         if not 1 <= duration <= MAX_DURATION:

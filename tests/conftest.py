@@ -5,6 +5,9 @@ Every database test runs twice: on SQLite files and on PostgreSQL
 Under ``CI=true`` an unreachable PostgreSQL or a missing Chromium fails the suite instead of
 skipping.
 
+* ``settings`` — every test starts from the suite's own settings (defaults, data in a
+  temporary folder, no configuration file or environment); ``settings(web={'debug': True})``
+  changes them for the rest of the test.
 * ``db`` — the name of a fresh trylite database on the current backend (tables emptied after
   each test); ``backend_uri`` — that backend's ``[database] uri``.
 * ``live_server`` — base URL of ``trylite.wsgi.app`` served over real HTTP in this process.
@@ -23,7 +26,9 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -31,10 +36,10 @@ from sqlalchemy import create_engine, delete, text
 from werkzeug.serving import make_server
 
 import tests.routes  # noqa: F401  (test routes and models)
-import trylite.user_application  # noqa: F401  (key routes and core models)
-from trylite import database
-from trylite.database import marker
-from trylite.pool import Pool
+from trylite import storage
+from trylite.pool import Pool, create_database
+from trylite.settings import Settings, configure, current
+from trylite.storage import marker
 from trylite.wsgi import app
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,6 +74,37 @@ def postgresql_error() -> str | None:
     return None
 
 
+@contextmanager
+def configured(settings: Settings) -> Iterator[Settings]:
+    """Run the block with *settings* as the process-wide settings."""
+    before = current()
+    configure(settings)
+    try:
+        yield settings
+    finally:
+        configure(before)
+
+
+@pytest.fixture(scope='session')
+def base_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Defaults, with databases in a temporary folder: no file, no environment."""
+    data = tmp_path_factory.mktemp('trylite-data')
+    return Settings.load(environ={}).replace(database={'uri': f'sqlite:///{data}'})
+
+
+@pytest.fixture(autouse=True)
+def settings(base_settings: Settings) -> Iterator[Callable[..., Settings]]:
+    """Each test starts from the suite's settings; ``settings(section={key: value})``
+    changes them (on top of the current ones) for the rest of the test."""
+    def change(**sections: dict[str, Any]) -> Settings:
+        changed = current().replace(**sections)
+        configure(changed)
+        return changed
+
+    with configured(base_settings):
+        yield change
+
+
 @pytest.fixture(scope='session', params=['sqlite', 'postgresql'])
 def backend_uri(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
                 ) -> str:
@@ -81,23 +117,23 @@ def backend_uri(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
 
 
 @pytest.fixture(scope='session')
-def session_database(backend_uri: str) -> Iterator[str]:
+def session_database(backend_uri: str, base_settings: Settings) -> Iterator[str]:
     name = f'trylite_test_{uuid.uuid4().hex[:8]}'
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv('TRYLITE_DATABASE__URI', backend_uri)
-        database.backend().create(name)
+    on_backend = base_settings.replace(database={'uri': backend_uri})
+    with configured(on_backend):
+        create_database(name)
     yield name
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv('TRYLITE_DATABASE__URI', backend_uri)
-        database.backend().drop(name)
+    with configured(on_backend):
+        storage.backend().drop(name)
 
 
 @pytest.fixture
-def db(session_database: str, backend_uri: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def db(session_database: str, backend_uri: str, settings: Callable[..., Settings]
+       ) -> Iterator[str]:
     """A trylite database on the current backend, emptied after the test."""
-    monkeypatch.setenv('TRYLITE_DATABASE__URI', backend_uri)
+    settings(database={'uri': backend_uri})
     yield session_database
-    engine = database.backend().engine(session_database)
+    engine = storage.backend().engine(session_database)
     with engine.begin() as conn:
         for table in reversed(Pool.tables()):
             if table is not marker:
@@ -152,7 +188,7 @@ def start_server(backend_uri: str) -> Iterator[Callable[..., str]]:
 
     def start(*args: str, env: dict[str, str] | None = None, workers: int = 2) -> str:
         port = free_port()
-        environ = {**os.environ, 'TRYLITE_DATABASE__URI': backend_uri,
+        environ = {**os.environ, **current().environ(), 'TRYLITE_DATABASE__URI': backend_uri,
                    'PYTHONPATH': str(ROOT), **(env or {})}
         command = [sys.executable, '-m', 'trylite', 'serve', '--port', str(port),
                    '--workers', str(workers), *[a for m in TEST_MODULES for a in ('-m', m)],

@@ -16,7 +16,7 @@ from werkzeug.exceptions import TooManyRequests, abort
 from werkzeug.wrappers import Response
 
 import tests.routes
-from trylite import database
+from trylite import storage
 from trylite.exceptions import UserError
 from trylite.transaction import Transaction
 from trylite.wrappers import allow_null_origin, set_max_request_size, with_pool, with_transaction
@@ -121,7 +121,7 @@ def conflict(request, pool):
     if conn.dialect.name == 'postgresql':
         conn.exec_driver_sql(
             "DO $$ BEGIN RAISE EXCEPTION 'conflict' USING ERRCODE = '40001'; END $$")
-    path = database.backend().path(pool.database_name)
+    path = storage.backend().path(pool.database_name)
     other = create_engine(f'sqlite:///{path}', connect_args={'timeout': 0})
     try:
         with other.connect() as second:

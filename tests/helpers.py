@@ -1,13 +1,19 @@
-"""Small helpers shared by tests: making persons and keys without going through HTTP."""
+"""Small helpers shared by tests: making persons and keys without going through HTTP, and
+running the command line in this process."""
 
 from __future__ import annotations
 
+import os
+
 import requests
+from click.testing import CliRunner, Result
 from sqlalchemy import select
 
-from trylite import user_application as keys
+from trylite.auth import keys
+from trylite.auth.persons import User
+from trylite.cli import main
+from trylite.settings import configure, current
 from trylite.transaction import Transaction
-from trylite.user import User
 
 PASSWORD = 'correct horse battery'
 
@@ -53,3 +59,18 @@ def validated_key(base: str, db: str, login: str, application: str = 'acme') -> 
 
 def bearer(key: str) -> dict[str, str]:
     return {'Authorization': f'Bearer {key}'}
+
+
+def invoke(*args: str, input: str | None = None, env: dict[str, str | None] | None = None
+           ) -> Result:
+    """``trylite ARGS`` in this process, with the test's settings as its environment (unless
+    *env* is given); variables the test set itself win. The test's settings are restored
+    afterwards (the command line replaces them)."""
+    before = current()
+    if env is None:
+        env = {**before.environ(changed=True),
+               **{k: v for k, v in os.environ.items() if k.startswith('TRYLITE_')}}
+    try:
+        return CliRunner().invoke(main, list(args), input=input, env=env)
+    finally:
+        configure(before)

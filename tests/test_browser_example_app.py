@@ -17,7 +17,7 @@ from example_app.models import Line
 from tests.conftest import ROOT
 from tests.helpers import PASSWORD, create_user
 from tests.test_example_app import add_works
-from trylite import user_application as keys
+from trylite.auth import keys
 from trylite.transaction import Transaction
 
 pytestmark = pytest.mark.browser

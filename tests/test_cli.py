@@ -10,25 +10,18 @@ import uuid
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import inspect, select
 
 from tests.conftest import ROOT
-from trylite import database
-from trylite.cli import main
-from trylite.config import config
+from tests.helpers import invoke
+from trylite import storage
+from trylite.auth.persons import User, authenticate
 from trylite.transaction import Transaction
-from trylite.user import User, authenticate
 
 
-@pytest.fixture(autouse=True)
-def forget_config_file():
-    yield
-    config.load(None)  # the CLI loaded -c / TRYLITE_CONFIG into the process-wide config
-
-
-def run(*args: str, input: str | None = None, ok: bool = True) -> str:
-    result = CliRunner().invoke(main, list(args), input=input)
+def run(*args: str, input: str | None = None, ok: bool = True,
+        env: dict[str, str | None] | None = None) -> str:
+    result = invoke(*args, input=input, env=env)
     if ok:
         assert result.exit_code == 0, result.output
     return result.output if ok else _one_error_line(result)
@@ -56,8 +49,8 @@ def new_name(db):
     """A database name on the current backend, dropped after the test if it was created."""
     name = f'trylite_cli_{uuid.uuid4().hex[:8]}'
     yield name
-    if database.backend().exists(name):
-        database.backend().drop(name)
+    if storage.backend().exists(name):
+        storage.backend().drop(name)
 
 
 # -- db ------------------------------------------------------------------------------------
@@ -69,11 +62,11 @@ def test_db_create_list_update_drop(new_name, backend_uri):
     result = trylite('db', 'update', new_name, '-m', 'tests.extra_model',
                      env={'TRYLITE_DATABASE__URI': backend_uri})
     assert result.returncode == 0, result.stderr
-    with database.backend().engine(new_name).connect() as conn:
+    with storage.backend().engine(new_name).connect() as conn:
         assert 'test_note' in inspect(conn).get_table_names()
 
     assert 'add --yes' in run('db', 'drop', new_name, ok=False)
-    assert database.backend().exists(new_name)
+    assert storage.backend().exists(new_name)
     assert run('db', 'drop', new_name, '--yes') == f'Dropped database {new_name}.\n'
     assert new_name not in run('db', 'list').split()
 
@@ -150,14 +143,11 @@ def test_bad_or_unreachable_database(monkeypatch, uri, message):
 def test_config_file_option_and_variable(db, tmp_path, monkeypatch, backend_uri):
     path = tmp_path / 'trylite.ini'
     path.write_text(f'[database]\nuri = {backend_uri}\n')
-    with monkeypatch.context() as patch:
-        patch.delenv('TRYLITE_DATABASE__URI')
-        assert db in run('-c', str(path), 'db', 'list').split()
-        config.load(None)
-        patch.setenv('TRYLITE_CONFIG', str(path))
-        assert db in run('db', 'list').split()
-        patch.setenv('TRYLITE_DATABASE__URI', 'mysql://x/')  # the environment wins
-        assert '[database] uri must be' in run('db', 'list', ok=False)
+    assert db in run('-c', str(path), 'db', 'list', env={}).split()
+    assert db in run('db', 'list', env={'TRYLITE_CONFIG': str(path)}).split()
+    assert '[database] uri must be' in run(  # the environment wins
+        'db', 'list', ok=False, env={'TRYLITE_CONFIG': str(path),
+                                     'TRYLITE_DATABASE__URI': 'mysql://x/'})
 
 
 @pytest.mark.parametrize('text, message', [

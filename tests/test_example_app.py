@@ -19,8 +19,8 @@ from example_app import demo
 from example_app.models import Work
 from tests.conftest import ROOT, free_port, wait_for
 from tests.helpers import bearer, create_user, request_key, validate, validated_key
+from trylite.auth.persons import authenticate
 from trylite.transaction import Transaction
-from trylite.user import authenticate
 
 
 @dataclass
@@ -349,7 +349,7 @@ def stop(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
-def test_demo_sets_up_and_serves_the_example(tmp_path, monkeypatch):
+def test_demo_sets_up_and_serves_the_example(tmp_path, monkeypatch, settings):
     data, port, out = tmp_path / 'data', free_port(), tmp_path / 'demo.txt'
     base = f'http://127.0.0.1:{port}'
     proc = start_demo(data, port, out)
@@ -365,7 +365,7 @@ def test_demo_sets_up_and_serves_the_example(tmp_path, monkeypatch):
     for expected in (f'{base}/timesheet/', 'Database     demo', 'Login        demo',
                      f'{base}/demo/preferences/'):
         assert expected in text
-    monkeypatch.setenv('TRYLITE_DATABASE__URI', f'sqlite:///{data}')
+    settings(database={'uri': f'sqlite:///{data}'})
     count_works = select(func.count()).select_from(Work)
     with Transaction.start('demo') as transaction:
         assert authenticate(transaction.session, 'demo', password) is not None

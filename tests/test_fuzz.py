@@ -18,7 +18,8 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given
+from hypothesis import settings as fuzz_settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 from werkzeug.routing import ValidationError
@@ -26,13 +27,13 @@ from werkzeug.test import Client, EnvironBuilder, run_wsgi_app
 
 from tests.helpers import PASSWORD, create_user, validate
 from trylite import json as trylite_json
-from trylite import throttle
+from trylite.auth import throttle
 from trylite.converters import Base64Converter
 from trylite.pool import Pool
 from trylite.transaction import Transaction
 from trylite.wsgi import app
 
-FUZZ = settings(max_examples=60, deadline=None,
+FUZZ = fuzz_settings(max_examples=60, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture,
                                        HealthCheck.too_slow])
 BAD_KEY = 'trylite_000000000000_' + 'A' * 43
@@ -150,9 +151,9 @@ def log_in(db: str) -> tuple[str, str]:
 
 
 @pytest.fixture
-def target(db: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Target]:
+def target(db: str, monkeypatch: pytest.MonkeyPatch, settings) -> Iterator[Target]:
     # Deep paths, not 429s: throttling is tested by its own suite.
-    monkeypatch.setenv('TRYLITE_THROTTLE__MAX_FAILURES', '1000000')
+    settings(throttle={'max_failures': '1000000'})
     yield Target(db)
 
 

@@ -8,9 +8,10 @@ import pytest
 from sqlalchemy.exc import StatementError
 
 from tests.helpers import create_user
+from trylite.auth.keys import UserApplication
+from trylite.auth.tokens import new_key
 from trylite.model import utcnow
 from trylite.transaction import Transaction
-from trylite.user_application import UserApplication, new_key
 
 PARIS = datetime.timezone(datetime.timedelta(hours=1))
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from tests.routes import Counter
+from trylite.auth.persons import User
 from trylite.exceptions import DatabaseNotFound
 from trylite.pool import Pool
-from trylite.user import User
 
 
 def test_pool_of_a_trylite_database(db):

@@ -11,13 +11,14 @@ import requests
 from argon2 import PasswordHasher
 from sqlalchemy import func, select, update
 
-import trylite.user
+import trylite.auth.persons
 from tests.helpers import PASSWORD, public_id, request_key, set_active
+from trylite.auth.keys import UserApplication
+from trylite.auth.persons import User
+from trylite.auth.sessions import UserSession
 from trylite.model import utcnow
-from trylite.preferences import LOGIN_CSRF_COOKIE, SESSION_COOKIE, UserSession
+from trylite.preferences import LOGIN_CSRF_COOKIE, SESSION_COOKIE
 from trylite.transaction import Transaction
-from trylite.user import User
-from trylite.user_application import UserApplication
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 #: Cheap argon2 settings: these tests are about pages, not about hashing (see test_user.py).
@@ -27,7 +28,7 @@ _PASSWORD_HASH = _HASHER.hash(PASSWORD)
 
 @pytest.fixture(autouse=True)
 def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(trylite.user, '_hasher', _HASHER)
+    monkeypatch.setattr(trylite.auth.persons, '_hasher', _HASHER)
 
 
 def create_user(db: str, login: str, active: bool = True) -> int:
@@ -103,8 +104,8 @@ def test_login_page(db, live_server, http, alice):
 
 
 def test_login_sets_a_session_cookie_and_stores_only_its_hash(db, live_server, http, alice,
-                                                               monkeypatch):
-    monkeypatch.setenv('TRYLITE_SESSION__TIMEOUT', '600')
+                                                               monkeypatch, settings):
+    settings(session={'timeout': '600'})
     response = log_in(http, live_server, db)
     assert response.status_code == 303
     assert response.headers['Location'] == f'/{db}/preferences/'
@@ -134,8 +135,8 @@ def test_login_sets_a_session_cookie_and_stores_only_its_hash(db, live_server, h
     assert again.token_hash == hashlib.sha256(http.cookies[SESSION_COOKIE].encode()).hexdigest()
 
 
-def test_session_cookie_is_secure_over_https(db, live_server, http, alice, monkeypatch):
-    monkeypatch.setenv('TRYLITE_WEB__NUM_PROXIES', '1')
+def test_session_cookie_is_secure_over_https(db, live_server, http, alice, monkeypatch, settings):
+    settings(web={'num_proxies': '1'})
     https = {'X-Forwarded-Proto': 'https', 'X-Forwarded-For': '203.0.113.9'}
     page = http.get(prefs(live_server, db), headers=https)
     assert 'Secure' in page.headers['Set-Cookie']
@@ -325,9 +326,9 @@ def test_unknown_database_is_an_html_404(live_server):
 
 
 def test_failed_logins_are_throttled_per_login_and_per_address(db, live_server, alice,
-                                                                monkeypatch):
-    monkeypatch.setenv('TRYLITE_THROTTLE__MAX_FAILURES', '2')
-    monkeypatch.setenv('TRYLITE_WEB__NUM_PROXIES', '1')
+                                                                monkeypatch, settings):
+    settings(throttle={'max_failures': '2'})
+    settings(web={'num_proxies': '1'})
 
     def attempt(address: str, login: str, password: str = 'wrong password'  # noqa: S107
                 ) -> requests.Response:

@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from trylite.config import OPTIONS
+from trylite.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / 'README.md').read_text(encoding='utf-8')
 
 
-@pytest.mark.parametrize('section, key', list(OPTIONS))
-def test_every_option_documented_with_its_default(section, key):
-    default = OPTIONS[section, key][0]
+@pytest.mark.parametrize('section, key, default', [
+    (option.section, option.key, option.default) for option in Settings.options()])
+def test_every_option_documented_with_its_default(section, key, default):
     row = next((line for line in README.splitlines()
                 if line.startswith(f'| `[{section}]` | `{key}` |')), None)
     assert row is not None, f'[{section}] {key} is missing from the README'

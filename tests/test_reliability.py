@@ -35,7 +35,7 @@ from sqlalchemy import create_engine, func, select, text
 from tests.conftest import PG_URI
 from tests.helpers import bearer, create_user, validated_key
 from tests.routes import Counter, Ledger
-from trylite import database
+from trylite import storage
 from trylite.transaction import Transaction
 
 pytestmark = pytest.mark.slow
@@ -201,7 +201,7 @@ def test_postgresql_outage_under_load(db, pg_admin, serve):
         load.stop.set()
         for client in clients:
             client.result()
-    database.backend().engine(db).dispose()  # this process's pool was terminated too
+    storage.backend().engine(db).dispose()  # this process's pool was terminated too
 
     statuses = [status for _, status, _ in load.results]
     assert set(statuses) <= {200, 503}, sorted(set(statuses))  # no 500, no hang, no reset
@@ -235,7 +235,7 @@ def test_connection_lost_mid_transaction(db, backend_uri, pg_admin, serve):
             response = pending.result()
         assert_json_error(response, 503)
         assert response.headers['Retry-After'] == '1'
-        database.backend().engine(db).dispose()
+        storage.backend().engine(db).dispose()
         assert batch not in ledger_batches(db), attempt
         assert requests.post(f'{base}/{db}/counter/healed', timeout=15).status_code == 200
 
@@ -248,7 +248,7 @@ def write_in_flight(backend_uri: str, db: str, pg_admin_run: Callable | None) ->
             "SELECT 1 FROM pg_stat_activity WHERE datname = :db "
             "AND state = 'idle in transaction' AND query ILIKE 'INSERT INTO test_ledger%'", db))
     import sqlite3
-    path = database.backend().path(db)  # type: ignore[attr-defined]
+    path = storage.backend().path(db)  # type: ignore[attr-defined]
     conn = sqlite3.connect(path, timeout=0, isolation_level=None)
     try:
         conn.execute('BEGIN IMMEDIATE')

@@ -12,10 +12,10 @@ import time
 import pytest
 import requests
 from sqlalchemy import select, update
-from werkzeug.exceptions import TooManyRequests
 
 from tests.helpers import bearer, create_user, validated_key
-from trylite import throttle
+from trylite.auth import throttle
+from trylite.exceptions import Throttled
 from trylite.transaction import Transaction
 from trylite.wsgi import app
 
@@ -37,8 +37,8 @@ def test_subjects():
     assert throttle.subjects('192.0.2.1', 'x' * 500) == ['addr:192.0.2.1', 'login:' + 'x' * 200]
 
 
-def test_failures_survive_a_rollback_then_throttle(db, monkeypatch):
-    monkeypatch.setenv('TRYLITE_THROTTLE__MAX_FAILURES', '2')
+def test_failures_survive_a_rollback_then_throttle(db, monkeypatch, settings):
+    settings(throttle={'max_failures': '2'})
     subjects = ['addr:192.0.2.7']
     for _ in range(2):
         with pytest.raises(RuntimeError), Transaction.start(db):
@@ -48,14 +48,14 @@ def test_failures_survive_a_rollback_then_throttle(db, monkeypatch):
     with Transaction.start(db) as transaction:
         wait = throttle.retry_after(transaction.connection, subjects)
         assert 0 < wait <= 300
-        with pytest.raises(TooManyRequests) as raised:
+        with pytest.raises(Throttled) as raised:
             throttle.check(subjects)
         assert raised.value.retry_after == wait
         throttle.check(['addr:192.0.2.8'])  # others are not concerned
 
 
-def test_window_ends(db, monkeypatch):
-    monkeypatch.setenv('TRYLITE_THROTTLE__MAX_FAILURES', '1')
+def test_window_ends(db, monkeypatch, settings):
+    settings(throttle={'max_failures': '1'})
     subjects = ['login:alice']
     with Transaction.start(db):
         throttle.failure(subjects)

@@ -80,8 +80,8 @@ def test_parallel_writers_all_counted_on_gunicorn(db, start_server):
     assert counter_value(db, 'race') == WRITERS
 
 
-def test_conflicts_retried_then_503(db, live_server, http, monkeypatch):
-    monkeypatch.setenv('TRYLITE_DATABASE__RETRY', '2')
+def test_conflicts_retried_then_503(db, live_server, http, monkeypatch, settings):
+    settings(database={'retry': '2'})
     before = CALLS['conflict']
     response = http.post(f'{live_server}/{db}/_core/conflict')
     assert_json_error(response, 503)

@@ -5,12 +5,11 @@ from __future__ import annotations
 import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from tests.helpers import PASSWORD, create_user, set_active
-from trylite.exceptions import UserError
+from trylite.auth.persons import User, authenticate
+from trylite.exceptions import Duplicate, UserError
 from trylite.transaction import Transaction
-from trylite.user import User, authenticate
 
 
 def test_password_is_hashed_with_argon2():
@@ -53,7 +52,7 @@ def test_authenticate(db):
 
 def test_login_is_unique(db):
     create_user(db, 'alice')
-    with pytest.raises(IntegrityError), Transaction.start(db) as transaction:
+    with pytest.raises(Duplicate), Transaction.start(db) as transaction:
         transaction.session.add(User(login='alice', name='Another'))
         transaction.session.flush()
     with Transaction.start(db, readonly=True) as transaction:

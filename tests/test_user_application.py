@@ -16,19 +16,19 @@ from pathlib import Path
 
 import pytest
 import requests
-from click.testing import CliRunner, Result
+from click.testing import Result
 from sqlalchemy import select, update
 from sqlalchemy.engine import make_url
 
-from tests.helpers import bearer, public_id, request_key, set_active, validated_key
+from tests.helpers import bearer, invoke, public_id, request_key, set_active, validated_key
 from tests.routes import Counter
 from tests.test_preferences import act, cheap_argon2, create_user, log_in  # noqa: F401
-from trylite import database
-from trylite.cli import main
+from trylite import storage
+from trylite.auth.keys import UserApplication
+from trylite.auth.tokens import KEY_RE, parse_key
 from trylite.model import utcnow
 from trylite.pool import Pool
 from trylite.transaction import Transaction
-from trylite.user_application import KEY_RE, UserApplication
 
 CHALLENGE = 'Bearer realm="trylite"'
 
@@ -49,11 +49,11 @@ def set_key(db: str, key: str, **values: object) -> None:
 
 
 def cli(*args: str) -> Result:
-    return CliRunner().invoke(main, list(args))
+    return invoke(*args)
 
 
 def secret_of(key: str) -> str:
-    return key.split('_', 2)[2]
+    return parse_key(key).secret
 
 
 @pytest.fixture
@@ -257,8 +257,8 @@ def test_last_used_is_written_at_most_once_a_minute(db, live_server, http, alice
     assert last_used() > stale
 
 
-def test_key_lifetime(db, live_server, http, alice, monkeypatch):
-    monkeypatch.setenv('TRYLITE_USER_APPLICATION__KEY_LIFETIME', '3600')
+def test_key_lifetime(db, live_server, http, alice, monkeypatch, settings):
+    settings(user_application={'key_lifetime': '3600'})
     key = validated_key(live_server, db, 'alice')
     (stored,) = keys_in(db)
     assert abs(stored.expires - stored.validated - datetime.timedelta(hours=1)) < \
@@ -282,7 +282,7 @@ def test_deactivated_then_reactivated_person(db, live_server, http, alice):
 def _dump(db: str, backend_uri: str) -> bytes:
     """Everything the database holds on disk (SQLite) or in a dump (PostgreSQL)."""
     if backend_uri.startswith('sqlite'):
-        path = database.backend().path(db)
+        path = storage.backend().path(db)
         return b''.join(Path(f'{path}{suffix}').read_bytes()
                         for suffix in ('', '-wal') if Path(f'{path}{suffix}').exists())
     if not shutil.which('pg_dump'):
@@ -317,8 +317,8 @@ def test_database_never_contains_the_secret(db, live_server, http, alice, backen
 
 
 # -- concurrency ---------------------------------------------------------------------------
-def test_concurrent_requests_respect_the_cap(db, live_server, alice, monkeypatch):
-    monkeypatch.setenv('TRYLITE_USER_APPLICATION__MAX_PENDING', '3')
+def test_concurrent_requests_respect_the_cap(db, live_server, alice, monkeypatch, settings):
+    settings(user_application={'max_pending': '3'})
     with ThreadPoolExecutor(20) as pool:
         answers = list(pool.map(lambda _: requests.post(
             url(live_server, db), json={'user': 'alice', 'application': 'acme'}, timeout=30),
@@ -330,8 +330,8 @@ def test_concurrent_requests_respect_the_cap(db, live_server, alice, monkeypatch
     assert newest.public_id in {public_id(a.json()) for a in answers}
 
 
-def test_cap_keeps_the_newest_requests(db, live_server, alice, monkeypatch):
-    monkeypatch.setenv('TRYLITE_USER_APPLICATION__MAX_PENDING', '2')
+def test_cap_keeps_the_newest_requests(db, live_server, alice, monkeypatch, settings):
+    settings(user_application={'max_pending': '2'})
     sent = [public_id(request_key(live_server, db, 'alice')) for _ in range(4)]
     other = validated_key(live_server, db, 'alice', 'other')
     assert {k.public_id for k in keys_in(db)} == {*sent[-2:], public_id(other)}
@@ -375,8 +375,9 @@ def test_any_state_can_be_deleted(db, live_server, alice):
 
 
 # -- throttling (one process; across processes in test_throttle.py) ------------------------
-def test_bad_keys_are_throttled_but_valid_keys_pass(db, live_server, http, alice, monkeypatch):
-    monkeypatch.setenv('TRYLITE_THROTTLE__MAX_FAILURES', '3')
+def test_bad_keys_are_throttled_but_valid_keys_pass(db, live_server, http, alice, monkeypatch,
+                                                    settings):
+    settings(throttle={'max_failures': '3'})
     key = validated_key(live_server, db, 'alice')
     whoami = f'{live_server}/{db}/acme/whoami'
     statuses = [http.get(whoami, headers=bearer(f'trylite_{"a" * 12}_{"b" * 43}')).status_code
@@ -389,8 +390,8 @@ def test_bad_keys_are_throttled_but_valid_keys_pass(db, live_server, http, alice
     assert http.get(whoami, headers=bearer(key)).status_code == 200
 
 
-def test_valid_delete_works_while_throttled(db, live_server, http, alice, monkeypatch):
-    monkeypatch.setenv('TRYLITE_THROTTLE__MAX_FAILURES', '2')
+def test_valid_delete_works_while_throttled(db, live_server, http, alice, monkeypatch, settings):
+    settings(throttle={'max_failures': '2'})
     key = validated_key(live_server, db, 'alice')
     bad = {'user': 'alice', 'key': 'wrong', 'application': 'acme'}
     assert [http.delete(url(live_server, db), json=bad).status_code for _ in range(3)] == [

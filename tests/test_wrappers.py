@@ -10,7 +10,8 @@ from sqlalchemy import text
 
 from tests.core_routes import CALLS
 from tests.test_wsgi import assert_json_error
-from trylite import database
+from trylite import storage
+from trylite.pool import create_database
 from trylite.wrappers import set_max_request_size
 
 MiB = 1024 * 1024
@@ -51,8 +52,8 @@ def test_default_limit_is_2_mib(live_server, http):
     assert CALLS['unlimited'] == before + 1
 
 
-def test_default_limit_from_config(live_server, http, monkeypatch):
-    monkeypatch.setenv('TRYLITE_REQUEST__MAX_SIZE', '10')
+def test_default_limit_from_config(live_server, http, monkeypatch, settings):
+    settings(request={'max_size': '10'})
     assert_json_error(http.post(f'{live_server}/_core/unlimited', data=b'x' * 11), 413)
     assert_json_error(http.post(f'{live_server}/_core/unlimited', data=chunks(11, 3)), 413)
     assert http.post(f'{live_server}/_core/unlimited', data=b'x' * 10).status_code == 200
@@ -76,7 +77,7 @@ def test_invalid_or_unknown_database_404(db, live_server, http, name):
 def foreign_database(db, backend_uri):
     """A database on the same backend without trylite's marker (made here, dropped after)."""
     name = f'foreign_{uuid.uuid4().hex[:8]}'
-    backend = database.backend()
+    backend = storage.backend()
     if backend_uri.startswith('sqlite'):
         backend.folder.mkdir(parents=True, exist_ok=True)
         with sqlite3.connect(backend.path(name)) as conn:
@@ -94,13 +95,13 @@ def foreign_database(db, backend_uri):
 def test_database_without_marker_404(foreign_database, live_server, http):
     for _ in range(2):  # the refusal is not cached into an acceptance
         assert_json_error(http.get(f'{live_server}/{foreign_database}/counter/x'), 404)
-    assert foreign_database not in database.backend().list()
+    assert foreign_database not in storage.backend().databases()
 
 
 def test_file_that_is_no_database_404(db, backend_uri, live_server, http):
     if not backend_uri.startswith('sqlite'):
         pytest.skip('SQLite files only')
-    path = database.backend().path('notadb')
+    path = storage.backend().path('notadb')
     path.write_bytes(b'not a database' * 100)
     try:
         assert_json_error(http.get(f'{live_server}/notadb/counter/x'), 404)
@@ -111,11 +112,11 @@ def test_file_that_is_no_database_404(db, backend_uri, live_server, http):
 def test_database_created_while_serving(db, live_server, http):
     name = f'trylite_new_{uuid.uuid4().hex[:8]}'
     assert_json_error(http.get(f'{live_server}/{name}/counter/x'), 404)
-    database.backend().create(name)
+    create_database(name)
     try:
         assert http.post(f'{live_server}/{name}/counter/x').json() == {'name': 'x', 'value': 1}
     finally:
-        database.backend().drop(name)
+        storage.backend().drop(name)
     assert_json_error(http.get(f'{live_server}/{name}/counter/x'), 404)
 
 
@@ -126,7 +127,7 @@ def test_dead_pooled_connections_are_replaced_without_an_error(db, kind, live_se
         pytest.skip('PostgreSQL only: its server closes connections')
     for _ in range(3):
         assert http.get(f'{live_server}/{db}/users').status_code == 200
-    with database.backend().admin.connect() as conn:
+    with storage.backend().admin.connect() as conn:
         killed = conn.execute(text(
             'SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity '
             'WHERE datname = :db AND pid <> pg_backend_pid()'), {'db': db}).scalar()

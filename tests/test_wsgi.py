@@ -151,8 +151,8 @@ def test_500_hides_and_logs_the_exception(live_server, http, caplog):
     assert 'internal secret detail' in str(record.exc_info[1])
 
 
-def test_debug_adds_the_traceback(live_server, http, monkeypatch):
-    monkeypatch.setenv('TRYLITE_WEB__DEBUG', 'true')
+def test_debug_adds_the_traceback(live_server, http, monkeypatch, settings):
+    settings(web={'debug': 'true'})
     body = http.get(f'{live_server}/_core/error/500').json()
     assert body['status'] == 500
     assert 'internal secret detail' in body['exception']
@@ -253,8 +253,8 @@ def test_http_errors_do_not_reach_handlers(serve, http):
 
 # -- CORS ----------------------------------------------------------------------------------
 @pytest.fixture
-def cors(monkeypatch):
-    monkeypatch.setenv('TRYLITE_WEB__CORS', f'https://other.example.com, {LISTED}')
+def cors(monkeypatch, settings):
+    settings(web={'cors': f'https://other.example.com, {LISTED}'})
 
 
 def test_same_origin_allowed(live_server, http):
@@ -304,14 +304,15 @@ def test_listed_origin_gets_cors_headers_on_413(live_server, http, cors):
     assert response.headers['Access-Control-Allow-Origin'] == LISTED
 
 
-def preflight(base: str, path: str, origin: str, method: str = 'POST') -> requests.Response:
+def preflight(base: str, path: str, origin: str, method: str = 'POST',
+              headers: str = 'authorization, content-type') -> requests.Response:
     return requests.options(base + path, timeout=10, headers={
         'Origin': origin, 'Access-Control-Request-Method': method,
-        'Access-Control-Request-Headers': 'x-evil, authorization'})
+        'Access-Control-Request-Headers': headers})
 
 
-def test_preflight_uses_rule_methods_and_config_headers(live_server, cors, monkeypatch):
-    monkeypatch.setenv('TRYLITE_WEB__CORS_HEADERS', 'Authorization, Content-Type, X-Trace')
+def test_preflight_uses_rule_methods_and_config_headers(live_server, cors, monkeypatch, settings):
+    settings(web={'cors_headers': 'Authorization, Content-Type, X-Trace'})
     response = preflight(live_server, '/_core/plain', LISTED, 'PUT')
     assert response.status_code == 204
     assert response.content == b''
@@ -319,8 +320,20 @@ def test_preflight_uses_rule_methods_and_config_headers(live_server, cors, monke
     assert response.headers['Access-Control-Allow-Methods'] == 'GET, HEAD, OPTIONS, POST, PUT'
     assert response.headers['Access-Control-Allow-Headers'] == \
         'Authorization, Content-Type, X-Trace'
-    assert 'x-evil' not in response.headers['Access-Control-Allow-Headers']
     assert int(response.headers['Access-Control-Max-Age']) > 0
+    assert preflight(live_server, '/_core/plain', LISTED, 'PUT', 'x-trace').status_code == 204
+
+
+@pytest.mark.parametrize('asked', ['x-evil', 'authorization, x-evil', 'cookie'])
+def test_preflight_refuses_headers_not_allowed(live_server, cors, asked):
+    response = preflight(live_server, '/_core/plain', LISTED, headers=asked)
+    assert_json_error(response, 403)
+    assert 'not allowed' in response.json()['description']
+
+
+def test_preflight_allows_safelisted_headers(live_server, cors):
+    response = preflight(live_server, '/_core/plain', LISTED, headers='Accept, accept-language')
+    assert response.status_code == 204
 
 
 def test_preflight_default_headers(live_server, cors):
@@ -356,14 +369,14 @@ def test_null_like_preflight(live_server, origin):
     assert_json_error(preflight(live_server, '/_core/plain', origin), 403)
 
 
-def test_listing_null_does_not_open_every_route(live_server, http, monkeypatch):
-    monkeypatch.setenv('TRYLITE_WEB__CORS', 'null')
+def test_listing_null_does_not_open_every_route(live_server, http, monkeypatch, settings):
+    settings(web={'cors': 'null'})
     assert_json_error(http.get(f'{live_server}/_core/plain', headers={'Origin': 'null'}), 403)
 
 
-def test_proxy_headers_ignored_unless_trusted(live_server, http, monkeypatch):
+def test_proxy_headers_ignored_unless_trusted(live_server, http, monkeypatch, settings):
     forwarded = {'Origin': 'https://public.example', 'X-Forwarded-Proto': 'https',
                  'X-Forwarded-Host': 'public.example'}
     assert_json_error(http.get(f'{live_server}/_core/plain', headers=forwarded), 403)
-    monkeypatch.setenv('TRYLITE_WEB__NUM_PROXIES', '1')
+    settings(web={'num_proxies': '1'})
     assert http.get(f'{live_server}/_core/plain', headers=forwarded).status_code == 200

@@ -6,7 +6,6 @@ with ``Error:`` and exit with status 1 — never a traceback.
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,15 +13,18 @@ from typing import Any
 
 import click
 from sqlalchemy import select
-from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from . import __version__, database, server
-from . import user_application as keys
-from .config import config
-from .exceptions import TryliteError, UserError
+from . import __version__, server, storage
+from . import json as json_module
+from .auth.keys import ACTIONS, keys_of
+from .auth.persons import User
+from .exceptions import Duplicate, TryliteError, UserError
+from .formatting import when
+from .pool import create_database, update_database
+from .settings import Settings, configure, current
 from .transaction import Transaction
-from .user import User
 
 module_option = click.option(
     '--module', '-m', 'modules', multiple=True, metavar='MODULE',
@@ -61,14 +63,13 @@ def _db_message(exc: DBAPIError) -> str:
 @click.version_option(__version__, prog_name='trylite')
 def main(config_file: str | None) -> None:
     """trylite: user applications whose keys persons validate, on Werkzeug and SQLAlchemy."""
-    config.load(config_file)
-    config.check()
+    configure(Settings.load(config_file))
 
 
 @contextmanager
 def _transaction(database_name: str, modules: tuple[str, ...] = ()) -> Iterator[Session]:
     server.load_modules(modules)
-    database.backend().require(database_name)
+    storage.backend().require(database_name)
     with Transaction.start(database_name, 0) as transaction:
         yield transaction.session
 
@@ -84,16 +85,16 @@ def _transaction(database_name: str, modules: tuple[str, ...] = ()) -> Iterator[
 def serve(host: str | None, port: int | None, workers: int | None, threads: int | None,
           dev: bool, modules: tuple[str, ...]) -> None:
     """Serve the application (gunicorn, several worker processes)."""
-    default_host, _, default_port = config.get('web', 'listen').rpartition(':')
+    settings = current()
+    default_host, _, default_port = settings.web.listen.rpartition(':')
     try:
         port = port or int(default_port)
     except ValueError:
         raise click.ClickException('[web] listen must be HOST:PORT') from None
-    database.backend()  # a bad [database] uri fails here, not in every request
+    storage.backend()  # a bad [database] uri fails here, not in every request
     server.load_modules(modules)
     server.serve(host or default_host.strip('[]') or '127.0.0.1', port,
-                 workers or config.getint('web', 'workers'),
-                 threads or config.getint('web', 'threads'), dev=dev)
+                 workers or settings.web.workers, threads or settings.web.threads, dev=dev)
 
 
 # -- db ------------------------------------------------------------------------------------
@@ -108,14 +109,14 @@ def db() -> None:
 def db_create(name: str, modules: tuple[str, ...]) -> None:
     """Create database NAME with the tables of every loaded module."""
     server.load_modules(modules)
-    database.backend().create(name)
+    create_database(name)
     click.echo(f'Created database {name}.')
 
 
 @db.command('list')
 def db_list() -> None:
     """List the trylite databases."""
-    for name in database.backend().list():
+    for name in storage.backend().databases():
         click.echo(name)
 
 
@@ -125,7 +126,7 @@ def db_list() -> None:
 def db_update(name: str, modules: tuple[str, ...]) -> None:
     """Create the tables of models registered since NAME was created."""
     server.load_modules(modules)
-    database.backend().update(name)
+    update_database(name)
     click.echo(f'Updated database {name}.')
 
 
@@ -136,8 +137,8 @@ def db_drop(name: str, yes: bool) -> None:
     """Drop database NAME and all its data."""
     if not yes:
         raise click.ClickException(f'dropping {name} loses all its data: add --yes')
-    database.backend().require(name)
-    database.backend().drop(name)
+    storage.backend().require(name)
+    storage.backend().drop(name)
     click.echo(f'Dropped database {name}.')
 
 
@@ -177,7 +178,7 @@ def user_create(database_name: str, login: str, name: str, password_stdin: bool)
                 new.set_password(password)
             session.add(new)
             session.flush()
-    except IntegrityError:
+    except Duplicate:
         raise UserError(f'a user with login {login!r} already exists') from None
     click.echo(f'Created user {login}.')
 
@@ -221,10 +222,6 @@ def application() -> None:
     """List, validate, cancel and delete user-application keys."""
 
 
-def _when(value: Any) -> str | None:
-    return value.isoformat(timespec='seconds') if value is not None else None
-
-
 @application.command('list')
 @database_option
 @click.option('--user', 'login', help='Only the keys of LOGIN.')
@@ -234,35 +231,34 @@ def application_list(database_name: str, login: str | None, as_json: bool) -> No
     with _transaction(database_name) as session:
         user_id = _user(session, login).id if login else None
         logins = dict(session.execute(select(User.id, User.login)).all())
-        rows = [{'id': key.public_id, 'user': logins.get(key.user_id),
-                 'application': key.application, 'state': key.status,
-                 'created': _when(key.created), 'last_used': _when(key.last_used),
-                 'expires': _when(key.expires)}
-                for key in keys.keys_of(session, user_id)]
+        found = keys_of(session, user_id)
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        click.echo(json_module.dumps([
+            {'id': key.public_id, 'user': logins.get(key.user_id),
+             'application': key.application, 'state': key.status, 'created': key.created,
+             'last_used': key.last_used, 'expires': key.expires} for key in found]))
         return
     columns = ('id', 'user', 'application', 'state', 'created', 'last_used')
-    table = [[str(row[c] or '-') for c in columns] for row in rows]
+    table = [[key.public_id, logins.get(key.user_id) or '-', key.application, key.status,
+              when(key.created), when(key.last_used)] for key in found]
     widths = [max([len(c), *(len(r[i]) for r in table)]) for i, c in enumerate(columns)]
     for line in [list(columns), *table]:
         click.echo('  '.join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip())
 
 
-def _key_command(action: str, verb: str) -> None:
+def _key_command(action: str) -> None:
     @application.command(action)
     @database_option
     @click.argument('public_id', metavar='ID')
     def command(database_name: str, public_id: str) -> None:
         with _transaction(database_name) as session:
-            getattr(keys, 'remove' if action == 'delete' else action)(session, public_id)
-        click.echo(f'{verb} key {public_id}.')
+            ACTIONS[action].apply(session, public_id, None)
+        click.echo(f'{ACTIONS[action].done.capitalize()} key {public_id}.')
     command.__doc__ = f'{action.capitalize()} the key whose public id is ID.'
 
 
-_key_command('validate', 'Validated')
-_key_command('cancel', 'Cancelled')
-_key_command('delete', 'Deleted')
+for _action in ACTIONS:
+    _key_command(_action)
 
 
 # -- demo ----------------------------------------------------------------------------------
@@ -298,7 +294,7 @@ def demo(host: str, port: int) -> None:
         '',
     ]))
     sys.stdout.flush()
-    server.serve(host, port, config.getint('web', 'workers'), config.getint('web', 'threads'))
+    server.serve(host, port, current().web.workers, current().web.threads)
 
 
 if __name__ == '__main__':  # pragma: no cover

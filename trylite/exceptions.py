@@ -1,8 +1,29 @@
-"""Exceptions of trylite.
+"""Every exception trylite raises on purpose, in one place.
 
-HTTP errors are Werkzeug's :mod:`werkzeug.exceptions`; :mod:`trylite.wsgi` renders every one of
-them, and the exceptions below, as one JSON error body. The classes here are for what is not HTTP
-by nature.
+HTTP errors are Werkzeug's :mod:`werkzeug.exceptions`; the classes here name what is not HTTP by
+nature. The web layer (:mod:`trylite.web.errors`) maps each class to one answer, so code at any
+layer raises what happened and never decides a status code itself:
+
+=========================  =====================================================================
+exception                  answer
+=========================  =====================================================================
+:class:`UserError`         400 ``{"status", "message", "description"}``; the transaction rolls back
+:class:`FieldError`        400 naming the ``field`` of the body at fault
+:class:`AuthenticationFailed`  401 with the one ``WWW-Authenticate`` challenge
+:class:`Throttled`         429 with ``Retry-After``
+:class:`DatabaseNotFound`  404
+:class:`Retryable`         503 with ``Retry-After`` (once ``with_transaction`` is out of re-runs)
+:class:`Unavailable`       503 with ``Retry-After``
+:class:`StatementTimeout`  504
+:class:`UnstorableText`    400
+:class:`Duplicate`         409
+:class:`ConstraintViolation`  409
+:class:`ReadOnlyViolation`  500, logged with a hint
+=========================  =====================================================================
+
+The storage errors (:class:`StorageError` and below) are raised by the storage layer when a
+driver error leaves a transaction, in place of the driver's own exception (kept as
+``__cause__``): callers never parse driver messages or SQLSTATEs.
 """
 
 from __future__ import annotations
@@ -45,3 +66,75 @@ class FieldError(BadRequest):
     def __init__(self, field: str, description: str) -> None:
         super().__init__(description)
         self.field = field
+
+
+class AuthenticationFailed(TryliteError):
+    """The request carries no valid credentials for what it asks: 401 with the challenge."""
+
+    def __init__(self, description: str = 'Valid credentials are required.') -> None:
+        super().__init__(description)
+        self.description = description
+
+
+class Throttled(TryliteError):
+    """Too many failures from this client or for this login: 429 for *retry_after* seconds."""
+
+    def __init__(self, retry_after: int,
+                 description: str = 'Too many failures; try again later.') -> None:
+        super().__init__(description)
+        self.retry_after = retry_after
+        self.description = description
+
+
+# -- storage ---------------------------------------------------------------------------------
+class StorageError(TryliteError):
+    """A database error, classified. The message never holds SQL or values."""
+
+
+class Retryable(StorageError):
+    """The transaction can succeed if it runs again from the start."""
+
+
+class Conflict(Retryable):
+    """A serialization failure or a deadlock with a concurrent transaction."""
+
+
+class Busy(Retryable):
+    """Another writer holds a lock this transaction needs (SQLite busy, a lock timeout)."""
+
+
+class Duplicate(StorageError):
+    """A unique constraint refused a row; under snapshot isolation, maybe a concurrent insert."""
+
+
+class ConstraintViolation(StorageError):
+    """A foreign key, not-null or check constraint refused the data."""
+
+
+class StatementTimeout(StorageError):
+    """A statement ran longer than the transaction's timeout and was cancelled."""
+
+
+class ReadOnlyViolation(StorageError):
+    """A read-only transaction tried to write."""
+
+
+class UnstorableText(StorageError):
+    """Text no database can store: a NUL character or an unpaired surrogate."""
+
+
+class Unavailable(StorageError):
+    """The database cannot be reached, has no free connection, or is shutting down."""
+
+
+class ConnectionLost(Unavailable):
+    """The connection died during the transaction.
+
+    ``during_commit`` tells whether it died while COMMIT was on its way: the outcome is then
+    unknown and the transaction must not run again. Otherwise the server has rolled it back
+    and running it again on a new connection is safe.
+    """
+
+    def __init__(self, message: str, during_commit: bool = False) -> None:
+        super().__init__(message)
+        self.during_commit = during_commit

@@ -12,7 +12,8 @@ Models are SQLAlchemy 2.0 typed declarative classes with a Tryton-style name in 
     Pool.register(Work, module='timesheet')
 
 Every trylite database has the tables of every registered model (``trylite db create`` makes
-them, ``trylite db update`` adds those of newly registered models).
+them, ``trylite db update`` adds those of newly registered models). ``datetime`` columns are
+:class:`~trylite.storage.types.UTCDateTime`: aware UTC in, aware UTC out.
 """
 
 from __future__ import annotations
@@ -20,36 +21,12 @@ from __future__ import annotations
 import datetime
 from typing import ClassVar
 
-from sqlalchemy import DateTime, MetaData
+from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
-from sqlalchemy.types import TypeDecorator
 
+from .storage.types import UTCDateTime, utcnow
 
-class UTCDateTime(TypeDecorator[datetime.datetime]):
-    """A timestamp stored as naive UTC and read back as an aware UTC ``datetime``.
-
-    Both SQLite and PostgreSQL then compare and sort timestamps the same way.
-    """
-
-    impl = DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value, dialect):  # type: ignore[no-untyped-def]
-        if value is not None:
-            if value.tzinfo is None:
-                raise ValueError('UTCDateTime needs an aware datetime')
-            value = value.astimezone(datetime.UTC).replace(tzinfo=None)
-        return value
-
-    def process_result_value(self, value, dialect):  # type: ignore[no-untyped-def]
-        if value is not None:
-            value = value.replace(tzinfo=datetime.UTC)
-        return value
-
-
-def utcnow() -> datetime.datetime:
-    """The current time, aware, in UTC."""
-    return datetime.datetime.now(datetime.UTC)
+__all__ = ['Model', 'UTCDateTime', 'utcnow']
 
 
 class Model(DeclarativeBase):

@@ -7,17 +7,22 @@ Models register once, at import time of the module that defines them::
 ``Pool(database_name)`` is the pool of one trylite database; ``pool.get('timesheet.work')``
 gives the model class registered under that name. Model classes are shared by all databases
 (they are plain SQLAlchemy classes); what differs per database is the connection.
+
+:func:`create_database` and :func:`update_database` make a database hold the tables of every
+registered model.
 """
 
 from __future__ import annotations
 
 from typing import ClassVar
 
-from sqlalchemy import Table
+from sqlalchemy import Connection, Table
 
-from . import database
+from . import storage
 from .exceptions import DatabaseNotFound
 from .model import Model
+
+__all__ = ['Pool', 'create_database', 'update_database']
 
 
 class Pool:
@@ -25,13 +30,13 @@ class Pool:
 
     _models: ClassVar[dict[str, type[Model]]] = {}
     _modules: ClassVar[dict[str, list[str]]] = {}
-    _internal: ClassVar[list[Table]] = [database.marker]
+    _internal: ClassVar[list[Table]] = []
 
     database_name: str
 
     def __new__(cls, database_name: str) -> Pool:
         """The pool of *database_name*; :class:`DatabaseNotFound` if it is not a trylite one."""
-        if not database.backend().exists(database_name):
+        if not storage.backend().exists(database_name):
             raise DatabaseNotFound(f'no trylite database named {database_name!r}')
         pool = super().__new__(cls)
         pool.database_name = database_name
@@ -80,7 +85,21 @@ class Pool:
 
     @classmethod
     def tables(cls) -> list[Table]:
-        """Every table a trylite database must have."""
+        """Every table of models and internal tables a trylite database must have."""
         tables = list(cls._internal)
         tables.extend(model.__table__ for model in cls._models.values())  # type: ignore[misc]
         return tables
+
+
+def _create_tables(conn: Connection) -> None:
+    Model.metadata.create_all(conn, tables=Pool.tables(), checkfirst=True)
+
+
+def create_database(name: str) -> None:
+    """Create the trylite database *name* with the tables of every registered model."""
+    storage.backend().create(name, _create_tables)
+
+
+def update_database(name: str) -> None:
+    """Create the tables of models registered since *name* was created."""
+    storage.backend().update(name, _create_tables)

@@ -20,11 +20,12 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
-from gunicorn.app.base import BaseApplication
+from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
 
-from . import database
-from .config import config
+from . import storage
 from .exceptions import TryliteError
+from .settings import current
+from .wsgi import app
 
 
 def load_modules(modules: Iterable[str] = ()) -> list[str]:
@@ -32,9 +33,7 @@ def load_modules(modules: Iterable[str] = ()) -> list[str]:
 
     Modules are looked up in the current directory too, as ``python -m`` would.
     """
-    from . import user_application  # noqa: F401  (the key routes and core models)
-
-    names = [*config.getlist('app', 'modules'), *modules]
+    names = [*current().app.modules, *modules]
     if names and os.getcwd() not in sys.path and '' not in sys.path:
         sys.path.insert(0, os.getcwd())
     for name in names:
@@ -70,13 +69,12 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
             self.cfg.set(key, value)
 
     def load(self) -> Any:
-        from .wsgi import app
         return app
 
 
 def _post_fork(server: Any, worker: Any) -> None:
-    database.reset()
-    set_client_timeout(worker.sockets, config.getfloat('web', 'client_timeout'))
+    storage.reset()
+    set_client_timeout(worker.sockets, current().web.client_timeout)
 
 
 def set_client_timeout(listeners: Iterable[Any], seconds: float) -> None:
@@ -102,7 +100,6 @@ def serve(host: str, port: int, workers: int, threads: int, dev: bool = False) -
     if dev:
         from werkzeug.serving import run_simple
 
-        from .wsgi import app
         run_simple(host, port, app, use_reloader=True, threaded=True)
         return
     GunicornServer({
@@ -110,7 +107,7 @@ def serve(host: str, port: int, workers: int, threads: int, dev: bool = False) -
         'workers': workers,
         'worker_class': 'gthread',
         'threads': threads,
-        'timeout': config.getint('web', 'timeout'),
+        'timeout': current().web.timeout,
         'graceful_timeout': 10,
         'keepalive': 5,
         'preload_app': True,

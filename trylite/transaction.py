@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
-from . import database
+from . import storage
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +32,8 @@ _current: ContextVar[Transaction | None] = ContextVar('trylite.transaction', def
 class Transaction:
     """A database transaction and who it runs as.
 
-    Attributes: ``database_name``; ``user`` (the id of the ``res.user`` it acts for, 0 for the
+    Attributes: ``database_name``; ``backend`` (its :class:`~trylite.storage.Backend`);
+    ``user`` (the id of the ``res.user`` it acts for, 0 for the
     system); ``context`` (a dict the code may read); ``readonly``; ``connection`` (the
     SQLAlchemy :class:`~sqlalchemy.Connection`); ``session`` (a SQLAlchemy ORM
     :class:`~sqlalchemy.orm.Session` on that connection, made on first use).
@@ -43,6 +44,9 @@ class Transaction:
     context: dict[str, Any]
     readonly: bool
     connection: Connection
+    backend: storage.Backend
+    _session: Session | None
+    _atexit: list[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]]
 
     def __new__(cls) -> Transaction:
         current = _current.get()
@@ -67,12 +71,13 @@ class Transaction:
         self = object.__new__(cls)
         self.database_name = database_name
         self.user = user
+        self.backend = storage.backend()
         self.context = dict(context or ())
         self.readonly = readonly
-        self._session: Session | None = None
-        self._atexit: list[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]] = []
+        self._session = None
+        self._atexit = []
         try:
-            with (database.backend().transaction(
+            with (self.backend.transaction(
                       database_name, readonly, timeout, exclusive) as self.connection,
                   self._made_current()):
                 yield self

@@ -21,33 +21,32 @@ import functools
 import itertools
 import logging
 from collections.abc import Callable
-from typing import Any, Literal, TypeVar
+from typing import Any, Concatenate, Literal, ParamSpec, TypeVar, cast
 
-from werkzeug.datastructures import WWWAuthenticate
-from werkzeug.exceptions import NotFound, ServiceUnavailable, Unauthorized
-
-from . import database
-from .config import config
-from .exceptions import DatabaseNotFound
+from .auth.keys import authenticate
+from .exceptions import AuthenticationFailed, ConnectionLost, Duplicate, Retryable
 from .pool import Pool
+from .settings import current
 from .transaction import Transaction
-from .wsgi import BaseResponse, Request, json_response
+from .web.request import Request
+from .web.responses import Response, json_response
 
 __all__ = ['allow_null_origin', 'set_max_request_size', 'user_application', 'with_pool',
            'with_transaction']
 
 logger = logging.getLogger(__name__)
 
+P = ParamSpec('P')
+R = TypeVar('R')
 F = TypeVar('F', bound=Callable[..., Any])
 
 #: Methods that run read-write when ``with_transaction(readonly=None)``.
 WRITE_METHODS = frozenset({'POST', 'PUT', 'DELETE', 'PATCH'})
-_CHALLENGE = WWWAuthenticate('Bearer', {'realm': 'trylite'})
 
 
-def _layer(wrapper: Any, name: str) -> Any:
+def _layer(wrapper: F, name: str) -> F:
     """Record that *wrapper* is the *name* layer (``app.route`` checks the order)."""
-    wrapper.trylite_layers = (name, *getattr(wrapper, 'trylite_layers', ()))
+    wrapper.trylite_layers = (name, *getattr(wrapper, 'trylite_layers', ()))  # type: ignore[attr-defined]
     return wrapper
 
 
@@ -72,24 +71,22 @@ def allow_null_origin(func: F) -> F:
     return func
 
 
-def with_pool(func: F) -> F:
+def with_pool(func: Callable[Concatenate[Request, Pool, P], R]
+              ) -> Callable[Concatenate[Request, str, P], R]:
     """Call ``func(request, pool, ...)`` with the :class:`Pool` of the URL's ``database_name``.
 
     A name that is invalid or not a trylite database answers 404.
     """
     @functools.wraps(func)
-    def wrapper(request: Request, database_name: str, *args: Any, **kwargs: Any) -> Any:
-        try:
-            pool = Pool(database_name)
-        except DatabaseNotFound:
-            raise NotFound() from None
-        return func(request, pool, *args, **kwargs)
-    return _layer(wrapper, 'with_pool')  # type: ignore[no-any-return]
+    def wrapper(request: Request, database_name: str, *args: P.args, **kwargs: P.kwargs) -> R:
+        return func(request, Pool(database_name), *args, **kwargs)
+    return _layer(cast(Callable[Concatenate[Request, str, P], R], wrapper), 'with_pool')
 
 
 def with_transaction(readonly: bool | None = None, user: int | Literal['request'] = 0,
-                     context: dict[str, Any] | None = None,
-                     timeout: float | None = None) -> Callable[[F], F]:
+                     context: dict[str, Any] | None = None, timeout: float | None = None
+                     ) -> Callable[[Callable[Concatenate[Request, Pool, P], R]],
+                                   Callable[Concatenate[Request, Pool, P], R]]:
     """Run ``func(request, pool, ...)`` in a :class:`Transaction` on the pool's database.
 
     * *readonly*: ``None`` is read-write for POST, PUT, DELETE and PATCH and read-only
@@ -109,17 +106,18 @@ def with_transaction(readonly: bool | None = None, user: int | Literal['request'
     transaction whose pooled connection turns out dead (after a database restart) is re-run
     once on a new connection, read-only or not.
     """
-    def decorator(func: F) -> F:
+    def decorator(func: Callable[Concatenate[Request, Pool, P], R]
+                  ) -> Callable[Concatenate[Request, Pool, P], R]:
         @functools.wraps(func)
-        def wrapper(request: Request, pool: Pool, *args: Any, **kwargs: Any) -> Any:
+        def wrapper(request: Request, pool: Pool, /, *args: P.args, **kwargs: P.kwargs) -> R:
             ro = request.method not in WRITE_METHODS if readonly is None else readonly
             uid = request.user_id if user == 'request' else user
             if uid is None:
-                raise Unauthorized(www_authenticate=_CHALLENGE)
+                raise AuthenticationFailed()
             ctx = {**(context or {}), '_request': {
                 'remote_addr': request.remote_addr, 'http_host': request.host,
                 'scheme': request.scheme, 'is_secure': request.is_secure}}
-            retries = 0 if ro else config.getint('database', 'retry')
+            retries = 0 if ro else current().database.retry
             # The body is read (and kept) before the transaction starts: a client trickling
             # it holds no connection and, on SQLite, no write lock meanwhile.
             request.get_data(parse_form_data=True)
@@ -135,26 +133,34 @@ def with_transaction(readonly: bool | None = None, user: int | Literal['request'
                                 request.method, request.path, attempt + 1)
             raise AssertionError('unreachable')
         wrapper.with_transaction = True  # type: ignore[attr-defined]
-        return _layer(wrapper, 'with_transaction')  # type: ignore[no-any-return]
+        return _layer(wrapper, 'with_transaction')
     return decorator
 
 
 def _retry(exc: Exception, attempt: int, retries: int) -> bool:
-    """Whether to re-run a transaction that raised *exc*; 503 when out of retries."""
-    if attempt == 0 and database.reconnectable(exc):
-        return True
-    outcome = database.backend().classify(exc)
-    if outcome == 'duplicate':
+    """Whether to re-run a transaction that raised *exc* (once out of re-runs, *exc* itself
+    answers: 503 for a conflict)."""
+    if isinstance(exc, ConnectionLost):
+        return attempt == 0 and not exc.during_commit
+    if isinstance(exc, Duplicate):
         return attempt == 0 and retries > 0
-    if outcome != 'retry':
-        return False
-    if attempt >= retries:
-        raise ServiceUnavailable('The database is busy; try again shortly.',
-                                 retry_after=1) from None
-    return True
+    return isinstance(exc, Retryable) and attempt < retries
 
 
-def user_application(name: str, json: bool = True) -> Callable[[F], F]:
+def _bearer_token(request: Request) -> str | None:
+    """The key of ``Authorization: Bearer <key>``, or of Basic with an empty user name."""
+    auth = request.authorization
+    if auth is None:
+        return None
+    if auth.type == 'bearer':
+        return auth.token
+    if auth.type == 'basic' and auth.username == '':
+        return auth.password
+    return None
+
+
+def user_application(name: str, json: bool = True) -> Callable[[Callable[P, R]],
+                                                              Callable[P, Any]]:
     """Run the handler as the person whose key of application *name* the request carries.
 
     Must sit inside :func:`with_transaction`. Accepts ``Authorization: Bearer <key>`` and Basic
@@ -163,27 +169,25 @@ def user_application(name: str, json: bool = True) -> Callable[[F], F]:
     401 with ``WWW-Authenticate: Bearer realm="trylite"``. With *json* the return value is sent
     as JSON (a response passes through); without, it follows the usual response rules.
     """
-    from . import user_application as keys
-
-    def decorator(func: F) -> F:
+    def decorator(func: Callable[P, R]) -> Callable[P, Any]:
         if getattr(func, 'with_transaction', False):
             raise TypeError(f'user_application({name!r}) must be applied inside '
                             'with_transaction(), not outside it')
 
         @functools.wraps(func)
-        def wrapper(request: Request, *args: Any, **kwargs: Any) -> Any:
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
+            request = cast(Request, args[0])
             try:
                 transaction = Transaction()
             except RuntimeError:
                 raise RuntimeError(f'user_application({name!r}) must be applied inside '
                                    'with_transaction()') from None
-            user_id = keys.authenticate(request, name)
-            request.user_id = user_id
-            with transaction.set_user(user_id):
-                rv = func(request, *args, **kwargs)
-            if json and not isinstance(rv, BaseResponse):
+            person = authenticate(_bearer_token(request), name, request.remote_addr)
+            request.user_id = person.id
+            with transaction.set_user(person.id):
+                rv = func(*args, **kwargs)
+            if json and not isinstance(rv, Response):
                 return json_response(rv)
             return rv
-        return _layer(wrapper, 'user_application')  # type: ignore[no-any-return]
+        return _layer(wrapper, 'user_application')
     return decorator
-

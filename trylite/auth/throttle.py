@@ -4,7 +4,8 @@ Failures (bad keys on guarded routes, failed key deletions, failed preference lo
 counted per *subject* — ``addr:<client address>`` and ``login:<login>`` — in the table
 ``trylite_throttle`` of the database concerned, so every worker process and machine sharing it
 sees the same counts. Past ``[throttle] max_failures`` failures within ``[throttle] window``
-seconds, the subject is answered **429** with ``Retry-After`` until the window ends.
+seconds, the subject is refused with :class:`~trylite.exceptions.Throttled` (429 with
+``Retry-After``) until the window ends.
 
 Callers decide what a subject may still do while throttled; key checks verify the key *first*,
 so nobody can lock a person's valid key out by failing on purpose.
@@ -18,15 +19,15 @@ import time
 from collections.abc import Iterable
 
 from sqlalchemy import Column, Connection, Float, Integer, String, Table, case, delete, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from werkzeug.exceptions import TooManyRequests
 
-from . import database
-from .config import config
-from .model import Model
-from .pool import Pool
-from .transaction import Transaction
+from .. import storage
+from ..exceptions import Throttled
+from ..model import Model
+from ..pool import Pool
+from ..settings import current
+from ..transaction import Transaction
+
+__all__ = ['check', 'failure', 'retry_after', 'subjects', 'table']
 
 table = Table(
     'trylite_throttle', Model.metadata,
@@ -50,23 +51,25 @@ def retry_after(conn: Connection, keys: Iterable[str]) -> int:
     now = time.time()
     rows = conn.execute(select(table.c.failures, table.c.window_end).where(
         table.c.subject.in_(list(keys)), table.c.window_end > now))
-    limit = config.getint('throttle', 'max_failures')
+    limit = current().throttle.max_failures
     ends = [end for failures, end in rows if failures >= limit]
     return max(1, math.ceil(max(ends) - now)) if ends else 0
 
 
 def check(keys: Iterable[str]) -> None:
-    """Answer 429 if any of *keys* is throttled now (in the current transaction)."""
+    """Raise :class:`Throttled` if any of *keys* is throttled now (in the current
+    transaction)."""
     wait = retry_after(Transaction().connection, keys)
     if wait:
-        raise TooManyRequests('Too many failures; try again later.', retry_after=wait)
+        raise Throttled(wait)
 
 
 def failure(keys: Iterable[str]) -> None:
-    """Count one failure against *keys* once the transaction ends; 429 if they are throttled.
+    """Count one failure against *keys* once the transaction ends; :class:`Throttled` if they
+    are throttled.
 
-    The count is written in its own transaction after the current one, so a rollback (the
-    usual fate of a failed request) keeps it.
+    The count is written on its own after the current transaction, so a rollback (the usual
+    fate of a failed request) keeps it.
     """
     keys = list(keys)
     transaction = Transaction()
@@ -80,25 +83,19 @@ _counted = itertools.count()
 
 
 def _count(database_name: str, keys: list[str]) -> None:
-    """Add one failure to each of *keys*: one statement, committed on its own.
-
-    On PostgreSQL it runs outside any REPEATABLE READ transaction (autocommit, READ
-    COMMITTED), where concurrent counts of one subject wait for each other instead of
-    failing; on SQLite it takes the write lock like any writer.
-    """
+    """Add one failure to each of *keys*: one upsert, outside any transaction (on PostgreSQL,
+    concurrent counts of one subject wait for each other instead of failing)."""
     now = time.time()
-    window_end = now + config.getint('throttle', 'window')
-    engine = database.backend().engine(database_name)
-    insert = pg_insert if engine.dialect.name == 'postgresql' else sqlite_insert
+    window_end = now + current().throttle.window
+    backend = storage.backend()
     live = table.c.window_end > now
-    stmt = insert(table).values(
+    stmt = backend.insert(table).values(
         [{'subject': key, 'failures': 1, 'window_end': window_end} for key in keys])
     stmt = stmt.on_conflict_do_update(
         index_elements=[table.c.subject],
         set_={'failures': case((live, table.c.failures + 1), else_=1),
               'window_end': case((live, table.c.window_end), else_=window_end)})
-    with engine.connect() as conn:
+    with backend.autocommit(database_name) as conn:
         conn.execute(stmt)
         if next(_counted) % SWEEP_EVERY == 0:
             conn.execute(delete(table).where(table.c.window_end < now))
-        conn.commit()

@@ -13,9 +13,11 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from .exceptions import UserError
-from .model import Model
-from .pool import Pool
+from ..exceptions import UserError
+from ..model import Model
+from ..pool import Pool
+
+__all__ = ['MIN_PASSWORD_LENGTH', 'User', 'authenticate']
 
 _hasher = PasswordHasher()
 #: A hash checked when the login is unknown, so both cases cost the same time.

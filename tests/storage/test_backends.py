@@ -1,0 +1,226 @@
+"""trylite.storage: backends, the marker, transactions' settings and typed errors."""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+
+import pytest
+from sqlalchemy import insert, text
+from werkzeug.test import Client
+
+from tests.routes import Counter
+from trylite import storage
+from trylite.exceptions import (
+    Busy,
+    ConfigError,
+    Conflict,
+    ConnectionLost,
+    ConstraintViolation,
+    DatabaseError,
+    DatabaseNotFound,
+    Duplicate,
+    ReadOnlyViolation,
+    StatementTimeout,
+    StorageError,
+    Unavailable,
+    UnstorableText,
+)
+from trylite.pool import create_database, update_database
+from trylite.transaction import Transaction
+from trylite.wsgi import app
+
+BUSY_QUERY = ('WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c '
+              'WHERE x < 100000) SELECT count(*) FROM c')
+
+
+def only(kind: str, wanted: str) -> None:
+    if kind != wanted:
+        pytest.skip(f'{wanted} only')
+
+
+def error_of(db: str, sql: str, **start) -> Exception:
+    """What a transaction running *sql* raises."""
+    with pytest.raises(Exception) as info, Transaction.start(db, **start) as transaction:  # noqa: B017
+        transaction.connection.exec_driver_sql(sql)
+    return info.value
+
+
+# -- administration ------------------------------------------------------------------------
+def test_create_list_update_drop(db):
+    backend = storage.backend()
+    name = f'trylite_db_{uuid.uuid4().hex[:8]}'
+    create_database(name)
+    try:
+        assert backend.exists(name) and name in backend.databases()
+        with pytest.raises(DatabaseError, match='already exists'):
+            create_database(name)
+        update_database(name)  # nothing new: harmless
+        with Transaction.start(name) as transaction:
+            transaction.session.add(Counter(name='x', value=1))
+    finally:
+        backend.drop(name)
+    assert not backend.exists(name) and name not in backend.databases()
+    with pytest.raises(DatabaseNotFound):
+        backend.require(name)
+    with pytest.raises(DatabaseNotFound):
+        update_database(name)
+
+
+@pytest.mark.parametrize('name', ['..', '', 'a/b', 'a"b', 'x' * 64, '1a', 'é'])
+def test_invalid_names_refused(db, name):
+    with pytest.raises(DatabaseError, match='invalid database name'):
+        create_database(name)
+    assert not storage.backend().exists(name)
+
+
+@pytest.mark.parametrize('uri, message', [
+    ('sqlite:///:memory:', 'must name a folder'),
+    ('postgresql://postgres@127.0.0.1/', 'must start with postgresql'),
+    ('mysql://x/', 'must be sqlite:///DIR or postgresql'),
+    ('postgresql+psycopg://u:secret@host:notaport/', 'not a valid URL'),
+])
+def test_bad_uri(settings, uri, message):
+    settings(database={'uri': uri})
+    with pytest.raises(ConfigError, match=message) as info:
+        storage.backend()
+    assert 'secret' not in str(info.value)
+
+
+def test_one_backend_per_settings(db, settings):
+    backend = storage.backend()
+    assert storage.backend() is backend
+    settings(database={'pool_size': 1})
+    assert storage.backend() is not backend
+
+
+def test_dropped_behind_our_back_is_not_found(db, kind):
+    """Another process drops a database this one had served: 404, not 500 or 503."""
+    backend = storage.backend()
+    client = Client(app)
+    name = f'trylite_db_{uuid.uuid4().hex[:8]}'
+    create_database(name)
+    assert client.get(f'/{name}/users').status_code == 200  # a pooled connection
+    backend._drop(name)  # as another process would: our pool and cache stay
+    try:
+        if kind == 'sqlite':
+            assert not backend.exists(name)
+        else:  # the pooled connection is dead: the first use says so, a new one is refused
+            with pytest.raises((ConnectionLost, DatabaseNotFound)), \
+                    Transaction.start(name) as transaction:
+                transaction.connection.exec_driver_sql('SELECT 1')
+        response = client.get(f'/{name}/users')
+        assert response.status_code == 404
+        assert response.json['status'] == 404
+    finally:
+        backend.forget(name)
+
+
+# -- transaction settings ------------------------------------------------------------------
+def test_readonly_does_not_stick_to_pooled_connections(db):
+    """A read-only transaction must not leave its connection read-only for the next user."""
+    backend = storage.backend()
+    backend.forget(db)  # a fresh pool: one connection, reused
+    with backend.transaction(db, readonly=True):
+        pass
+    with backend.transaction(db) as conn:
+        conn.execute(insert(Counter).values(name='after-ro', value=1))
+
+
+def test_timeout_does_not_stick_after_a_failed_begin(db, kind, settings):
+    only(kind, 'sqlite')
+    settings(database={'sqlite_busy_timeout': 0})  # a pool that never waits for the writer
+    backend = storage.backend()
+    holder = sqlite3.connect(backend.path(db), isolation_level=None)  # type: ignore[attr-defined]
+    try:
+        holder.execute('BEGIN IMMEDIATE')
+        with pytest.raises(Busy), Transaction.start(db, timeout=1e-6):
+            pass
+        holder.execute('ROLLBACK')
+        with Transaction.start(db) as transaction:  # same connection, no deadline left
+            assert transaction.connection.exec_driver_sql(BUSY_QUERY).scalar() == 100000
+    finally:
+        holder.close()
+        backend.forget(db)
+
+
+def test_exclusive_transactions_release_their_lock(db, kind):
+    only(kind, 'postgresql')
+    with Transaction.start(db, exclusive=True):
+        pass
+    with pytest.raises(ZeroDivisionError), Transaction.start(db, exclusive=True):
+        1 / 0  # noqa: B018
+    with storage.backend().transaction(db, readonly=True) as conn:
+        held = conn.execute(text(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+            'AND database = (SELECT oid FROM pg_database WHERE datname = current_database())'
+        )).scalar()
+    assert held == 0
+
+
+# -- typed errors ----------------------------------------------------------------------------
+def test_read_only_violation(db):
+    sql = "INSERT INTO test_counter (name, value) VALUES ('ro', 1)"
+    assert isinstance(error_of(db, sql, readonly=True), ReadOnlyViolation)
+
+
+def test_statement_timeout(db):
+    endless = BUSY_QUERY.replace('100000', '1000000000')
+    assert isinstance(error_of(db, endless, timeout=0.05), StatementTimeout)
+
+
+def test_constraints(db):
+    with Transaction.start(db) as transaction:
+        transaction.session.add(Counter(name='one', value=1))
+    duplicate = error_of(db, "INSERT INTO test_counter (name, value) VALUES ('one', 2)")
+    assert isinstance(duplicate, Duplicate)
+    missing = error_of(db, "INSERT INTO test_counter (name, value) VALUES (NULL, 2)")
+    assert isinstance(missing, ConstraintViolation | Duplicate)
+    assert "'one'" not in str(duplicate)  # names, never values
+
+
+def test_unstorable_text(db, kind):
+    with pytest.raises(UnstorableText), Transaction.start(db) as transaction:
+        transaction.session.add(Counter(name='\udcff', value=1))
+        transaction.session.flush()
+    if kind == 'postgresql':
+        with pytest.raises(UnstorableText), Transaction.start(db) as transaction:
+            transaction.session.add(Counter(name='a\x00b', value=1))
+            transaction.session.flush()
+
+
+def test_postgresql_states(db, kind):
+    only(kind, 'postgresql')
+    for state, expected in [('40001', Conflict), ('40P01', Conflict), ('55P03', Busy),
+                            ('23505', Duplicate), ('23503', ConstraintViolation),
+                            ('53300', Unavailable)]:
+        sql = f"DO $$ BEGIN RAISE EXCEPTION 'x' USING ERRCODE = '{state}'; END $$"
+        assert isinstance(error_of(db, sql), expected), state
+    division = "DO $$ BEGIN RAISE EXCEPTION 'x' USING ERRCODE = '22012'; END $$"
+    assert not isinstance(error_of(db, division), StorageError)  # unknown: the driver's own
+
+
+def test_sqlite_busy(db, kind, settings):
+    only(kind, 'sqlite')
+    settings(database={'sqlite_busy_timeout': 0})
+    holder = sqlite3.connect(storage.backend().path(db), isolation_level=None)  # type: ignore[attr-defined]
+    try:
+        holder.execute('BEGIN IMMEDIATE')
+        with pytest.raises(Busy), Transaction.start(db):
+            pass
+    finally:
+        holder.close()
+        storage.backend().forget(db)
+
+
+def test_unreachable(settings):
+    settings(database={'uri': 'postgresql+psycopg://postgres@127.0.0.1:1/'})
+    with pytest.raises(Unavailable), storage.backend().transaction('anything'):
+        pass
+
+
+def test_other_errors_pass_through(db):
+    with pytest.raises(ValueError, match='x'), Transaction.start(db):
+        raise ValueError('x')
+    error = error_of(db, 'SELECT * FROM no_such_table')
+    assert type(error).__module__.startswith('sqlalchemy')

@@ -1,0 +1,188 @@
+"""PostgreSQL: one database per name on one server, through psycopg 3.
+
+Every transaction runs at REPEATABLE READ; read-only ones are ``READ ONLY``, so that a write
+in them fails loudly. The driver is in autocommit mode and trylite sends BEGIN and COMMIT
+itself, as ordinary statements (psycopg's own transaction commands use the simple query
+protocol, which costs far longer round trips over TCP). Errors are classified by SQLSTATE.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Table, create_engine, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+from sqlalchemy.exc import DataError as SQLDataError
+
+from ..exceptions import (
+    Busy,
+    ConfigError,
+    Conflict,
+    ConnectionLost,
+    ConstraintViolation,
+    DatabaseError,
+    DatabaseNotFound,
+    Duplicate,
+    ReadOnlyViolation,
+    StatementTimeout,
+    Unavailable,
+    UnstorableText,
+)
+from ..settings import DatabaseSettings
+from .backend import Backend, valid_name
+
+__all__ = ['PostgreSQLBackend']
+
+#: SQLSTATEs and the typed error each stands for.
+_STATES: dict[str, tuple[type[Exception], str]] = {
+    '40001': (Conflict, 'a concurrent transaction changed the same data'),
+    '40P01': (Conflict, 'a deadlock with a concurrent transaction'),
+    '55P03': (Busy, 'a lock could not be taken in time'),
+    '23505': (Duplicate, 'a unique constraint refused the row'),
+    '23503': (ConstraintViolation, 'a foreign key refused the row'),
+    '23502': (ConstraintViolation, 'a required value is missing'),
+    '23514': (ConstraintViolation, 'a check constraint refused the row'),
+    '57014': (StatementTimeout, 'a statement took too long'),
+    '25006': (ReadOnlyViolation, 'a read-only transaction tried to write'),
+    '53300': (Unavailable, 'the database server has no free connection'),
+    '57P01': (ConnectionLost, 'the database server is shutting down'),
+    '57P02': (ConnectionLost, 'the database server crashed'),
+    '57P03': (Unavailable, 'the database server is starting'),
+}
+#: libpq's refusal to connect to a database that does not exist (it carries no SQLSTATE).
+_MISSING_RE = re.compile(r'FATAL: +database ".*" does not exist')
+#: The advisory lock key of exclusive transactions (advisory locks are per database).
+_EXCLUSIVE_KEY = 0x7472796C
+_lock_sql = text("SELECT set_config('lock_timeout', :wait, true), pg_advisory_lock(:key)")
+_shared_sql = text('SELECT pg_advisory_xact_lock_shared(:key)')
+_unlock_sql = text('SELECT pg_advisory_unlock(:key)')
+_BEGIN_READ_WRITE = 'BEGIN ISOLATION LEVEL REPEATABLE READ READ WRITE'
+_BEGIN_READ_ONLY = 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY'
+
+
+class PostgreSQLBackend(Backend):
+    """One PostgreSQL database per name on one server, through psycopg 3."""
+
+    insert = staticmethod(insert)
+
+    def __init__(self, uri: str, options: DatabaseSettings) -> None:
+        super().__init__(uri, options)
+        try:
+            self.url = make_url(uri)
+        except (ArgumentError, ValueError):  # never echo it: it may hold a password
+            raise ConfigError('[database] uri is not a valid URL') from None
+        if self.url.drivername != 'postgresql+psycopg':
+            raise ConfigError('[database] uri must start with postgresql+psycopg://')
+        self._admin: Engine | None = None
+
+    def _connect_args(self) -> dict[str, Any]:
+        return {'connect_timeout': self.options.connect_timeout, 'application_name': 'trylite'}
+
+    def _make_engine(self, name: str) -> Engine:
+        # No pre-ping (it would cost a round trip per request): a pooled connection found
+        # dead makes SQLAlchemy renew the whole pool, and with_transaction re-runs the
+        # transaction once on a new connection (see ConnectionLost).
+        return create_engine(
+            self.url.set(database=name), isolation_level='AUTOCOMMIT',
+            connect_args=self._connect_args(), **self._pool_options())
+
+    @property
+    def admin(self) -> Engine:
+        """An autocommit engine on the server's maintenance database."""
+        if self._admin is None:
+            self._admin = create_engine(
+                self.url.set(database=self.url.database or 'postgres'),
+                isolation_level='AUTOCOMMIT', connect_args=self._connect_args(),
+                pool_size=1, max_overflow=2)
+        return self._admin
+
+    def close(self) -> None:
+        super().close()
+        if self._admin is not None:
+            self._admin.dispose()
+
+    def _present(self, name: str) -> bool:
+        with self.admin.connect() as conn:
+            return conn.execute(
+                text('SELECT 1 FROM pg_database WHERE datname = :name AND NOT datistemplate'),
+                {'name': name}).first() is not None
+
+    def _create_empty(self, name: str) -> None:
+        self._administer(f'CREATE DATABASE "{name}"', f'cannot create database {name!r}')
+
+    def _drop(self, name: str) -> None:
+        self._administer(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)',
+                         f'cannot drop database {name!r}')
+
+    def _administer(self, statement: str, failure: str) -> None:
+        try:
+            with self.admin.connect() as conn:
+                conn.exec_driver_sql(statement)
+        except DBAPIError as exc:
+            diag = getattr(exc.orig, 'diag', None)
+            reason = (diag and diag.message_primary) or type(exc.orig).__name__
+            raise DatabaseError(f'{failure}: {reason}') from None
+
+    def _candidates(self) -> list[str]:
+        with self.admin.connect() as conn:
+            rows = conn.execute(text('SELECT datname FROM pg_database WHERE NOT datistemplate'))
+            return [name for (name,) in rows if valid_name(name)]
+
+    def begin(self, conn: Connection, readonly: bool, timeout: float | None,
+              exclusive: bool = False) -> None:
+        if exclusive:  # a session lock, taken before the snapshot of the real transaction
+            wait = int(self.options.pool_timeout * 1000)
+            conn.execute(_lock_sql, {'wait': f'{wait}ms', 'key': _EXCLUSIVE_KEY})
+            conn.commit()
+            conn.connection.info['exclusive'] = True
+        conn.exec_driver_sql(_BEGIN_READ_ONLY if readonly else _BEGIN_READ_WRITE)
+        if not readonly and not exclusive:
+            # Writers hold the turn lock shared (until the transaction ends): an exclusive
+            # re-run waits for the writers in flight and then runs alone, so it cannot meet
+            # the same conflict again. A writer that waited on it fails once and re-runs.
+            conn.execute(_shared_sql, {'key': _EXCLUSIVE_KEY})
+        if timeout:
+            conn.exec_driver_sql(f'SET LOCAL statement_timeout = {int(timeout * 1000)}')
+
+    def commit(self, conn: Connection) -> None:
+        conn.exec_driver_sql('COMMIT')
+
+    def rollback(self, conn: Connection) -> None:
+        conn.exec_driver_sql('ROLLBACK')
+
+    def end(self, conn: Connection, timeout: float | None) -> None:
+        if conn.invalidated:  # a lost connection: its session, and so the lock, are gone
+            return
+        if conn.connection.info.pop('exclusive', False):
+            try:
+                conn.execute(_unlock_sql, {'key': _EXCLUSIVE_KEY})
+                conn.commit()
+            except DBAPIError:
+                conn.invalidate()  # closing the session releases the lock
+
+    def lock_for_write(self, conn: Connection, table: Table) -> None:
+        conn.exec_driver_sql(f'LOCK TABLE "{table.name}" IN SHARE ROW EXCLUSIVE MODE')
+
+    def _classify(self, exc: BaseException, during_commit: bool) -> BaseException | None:
+        if not isinstance(exc, DBAPIError):
+            return None
+        state = getattr(exc.orig, 'sqlstate', None)
+        if state in _STATES:
+            kind, message = _STATES[state]
+            if kind is ConnectionLost:
+                return ConnectionLost(message, during_commit)
+            return kind(message)
+        if state is None and isinstance(exc, SQLDataError) and 'NUL' in str(exc.orig):
+            return UnstorableText('text with a NUL character cannot be stored')
+        if state is None and _MISSING_RE.search(str(exc.orig)):  # refused at connection time
+            return DatabaseNotFound('the database does not exist')
+        # A lost connection: SQLSTATE class 08, or a driver-side OperationalError without
+        # SQLSTATE ("server closed the connection"). Client-side errors without SQLSTATE
+        # (e.g. text with a NUL character) are not outages.
+        if exc.connection_invalidated or (state or '').startswith('08') or (
+                state is None and isinstance(exc, OperationalError)):
+            return ConnectionLost('the connection to the database was lost', during_commit)
+        return None

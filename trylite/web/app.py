@@ -1,0 +1,230 @@
+"""The WSGI application class: routing, request limits, CORS and the one error path.
+
+:class:`TryliteWSGI` keeps a Werkzeug :class:`~werkzeug.routing.Map`; modules add routes with
+:meth:`TryliteWSGI.route`. Each request is matched, checked (origin, body size) and handed to
+its handler; whatever the handler returns becomes a response (:mod:`trylite.web.responses`),
+whatever it raises becomes an error answer (:mod:`trylite.web.errors`). The settings the app
+depends on (CORS, proxies, body limit, debug) are resolved once per settings object, not per
+request.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from werkzeug.exceptions import Forbidden, HTTPException, MethodNotAllowed, RequestEntityTooLarge
+from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import Map, RequestRedirect, Rule
+
+from ..converters import Base64Converter
+from ..settings import Settings, current
+from .cors import CORS, allow_header
+from .errors import (
+    DEFAULT_HANDLERS,
+    ErrorRenderer,
+    ExceptionHandler,
+    Problem,
+    find_handler,
+    render_json,
+)
+from .request import Request
+from .responses import Response, make_response
+
+__all__ = ['LAYERS', 'Route', 'TryliteWSGI']
+
+logger = logging.getLogger(__name__)
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+#: The order, outermost first, in which the request-handling wrappers stack.
+LAYERS = ('with_pool', 'with_transaction', 'user_application')
+#: The wrapper each one needs outside it.
+_NEEDS = {'with_transaction': 'with_pool', 'user_application': 'with_transaction'}
+
+
+@dataclass(frozen=True, eq=False)
+class Route:
+    """A rule's handler and what the app must know of it before calling it (kept on the
+    rule as ``trylite_route``)."""
+
+    func: Callable[..., Any]
+    #: Largest body, from :func:`~trylite.wrappers.set_max_request_size` (else the setting).
+    max_request_size: int | None
+    #: Whether ``Origin: null`` and browser extensions may call it.
+    allow_null_origin: bool
+    #: How its errors are drawn (JSON unless the route renders HTML).
+    error_renderer: ErrorRenderer
+
+
+class _Resolved:
+    """What the app derives from one settings object."""
+
+    def __init__(self, settings: Settings, app: TryliteWSGI) -> None:
+        self.settings = settings
+        self.cors = CORS.from_settings(settings.web)
+        self.max_size = settings.request.max_size
+        self.debug = settings.web.debug
+        proxies = settings.web.num_proxies
+        self.wsgi: WSGIApp = (ProxyFix(app.wsgi_app, proxies, proxies, proxies, proxies)
+                              if proxies else app.wsgi_app)
+
+
+class TryliteWSGI:
+    """A WSGI application with Werkzeug routing and trylite's rules (see the module doc)."""
+
+    request_class = Request
+
+    def __init__(self) -> None:
+        self.url_map = Map([], converters={'base64': Base64Converter})
+        #: Called as ``handler(app, request, exc)`` for unexpected exceptions (Tryton's hook).
+        self.error_handlers: list[Callable[[TryliteWSGI, Request, Exception], Any]] = []
+        #: Exception class -> :class:`~trylite.web.errors.Problem` (see :mod:`.errors`).
+        self.exception_handlers: dict[type[BaseException], ExceptionHandler] = dict(
+            DEFAULT_HANDLERS)
+        self._resolved: _Resolved | None = None
+
+    # -- declaring ----------------------------------------------------------------------------
+    def route(self, string: str, methods: Iterable[str] | None = None,
+              defaults: dict[str, Any] | None = None, *,
+              error_renderer: ErrorRenderer = render_json
+              ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Add a Werkzeug rule calling the decorated function; the function is returned as is.
+
+        The function is called as ``func(request, **url_variables)``. ``methods=None`` accepts
+        every method; ``GET`` implies ``HEAD``; ``OPTIONS`` is answered by trylite unless
+        listed. *error_renderer* draws the route's errors (JSON by default). The wrappers'
+        order is checked here: ``TypeError`` if they are misstacked or if ``with_pool`` has no
+        ``<database_name>`` in *string*.
+        """
+        def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
+            # The endpoint is the handler itself (``url_map`` builds URLs from handlers, and
+            # Werkzeug redirects a URL equal to a rule's defaults to that handler's rule).
+            rule = Rule(string, endpoint=func, methods=methods, defaults=defaults)
+            rule.trylite_route = Route(  # type: ignore[attr-defined]
+                func, getattr(func, 'max_request_size', None),
+                getattr(func, 'allow_null_origin', False), error_renderer)
+            self.url_map.add(rule)
+            _check_layers(func, rule)
+            return func
+        return decorator
+
+    def error_handler(self, handler: Callable[[TryliteWSGI, Request, Exception], Any]
+                      ) -> Callable[[TryliteWSGI, Request, Exception], Any]:
+        """Call ``handler(app, request, exc)`` for unexpected exceptions (not HTTP errors).
+
+        Every handler runs, in order; the last one returning a response wins. Without one, the
+        answer is a 500 JSON error.
+        """
+        self.error_handlers.append(handler)
+        return handler
+
+    # -- serving ------------------------------------------------------------------------------
+    def _settings(self) -> _Resolved:
+        settings = current()
+        resolved = self._resolved
+        if resolved is None or resolved.settings is not settings:
+            resolved = self._resolved = _Resolved(settings, self)
+        return resolved
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]
+                 ) -> Iterable[bytes]:
+        return self._settings().wsgi(environ, start_response)
+
+    def wsgi_app(self, environ: dict[str, Any], start_response: Callable[..., Any]
+                 ) -> Iterable[bytes]:
+        return self.handle(self.request_class(environ))(environ, start_response)
+
+    def handle(self, request: Request) -> Response:
+        """Route, check and answer *request*; never raises."""
+        resolved = self._settings()
+        origin = request.environ.get('HTTP_ORIGIN')
+        allowed_origin = None
+        route: Route | None = None
+        try:
+            if origin is not None:
+                allowed_origin = resolved.cors.check_origin(request, origin)
+            adapter = self.url_map.bind(  # what bind_to_environ does, from the parsed request
+                request.host, request.root_path or None, None, request.scheme, request.method,
+                request.path, request.environ.get('QUERY_STRING', ''))
+            preflight = (request.method == 'OPTIONS' and origin is not None
+                         and 'Access-Control-Request-Method' in request.headers)
+            method: str = (request.headers['Access-Control-Request-Method'] if preflight
+                           else request.method)
+            try:
+                rule, view_args = adapter.match(method=method, return_rule=True)
+            except MethodNotAllowed as exc:
+                if method == 'OPTIONS':  # plain OPTIONS: what the path accepts
+                    return Response(status=204, headers={'Allow': allow_header(
+                        exc.valid_methods)})
+                # the path's own route draws the error (an HTML page for pages)
+                valid = list(exc.valid_methods or ())
+                route = adapter.match(method=valid[0], return_rule=True)[0].trylite_route  # type: ignore[attr-defined]
+                exc.valid_methods = allow_header(valid).split(', ')
+                raise
+            route = rule.trylite_route  # type: ignore[attr-defined]
+            request.view_args = view_args
+            if origin is not None and CORS.null_like(origin):
+                if not route.allow_null_origin:
+                    raise Forbidden('This route does not accept null or extension origins.')
+                allowed_origin = origin
+            if preflight:
+                response = resolved.cors.preflight(request, rule.methods)
+            elif method == 'OPTIONS' and not (rule.methods and 'OPTIONS' in rule.methods):
+                response = Response(status=204, headers={'Allow': allow_header(rule.methods)})
+            else:
+                limit = route.max_request_size or resolved.max_size
+                request.max_content_length = limit
+                if request.content_length is not None and request.content_length > limit:
+                    raise RequestEntityTooLarge(f'The body must not exceed {limit} bytes.')
+                response = make_response(route.func(request, **view_args))
+        except Exception as exc:
+            renderer = route.error_renderer if route is not None else render_json
+            response = self.handle_exception(request, exc, renderer)
+        if allowed_origin:
+            CORS.add_headers(response, allowed_origin)
+        return response
+
+    def handle_exception(self, request: Request, exc: Exception,
+                         renderer: ErrorRenderer = render_json) -> Response:
+        """The one error path: every exception becomes a response here."""
+        if isinstance(exc, RequestRedirect):
+            return exc.get_response(request.environ)
+        if isinstance(exc, HTTPException) and isinstance(exc.response, Response):
+            return exc.response
+        handler = find_handler(self.exception_handlers, exc)
+        problem = handler(exc) if handler is not None else None
+        if problem is not None:
+            return renderer(request, problem)
+        logger.error('%s %s failed', request.method, request.path, exc_info=exc)
+        response = None
+        for error_handler in self.error_handlers:
+            try:
+                rv = error_handler(self, request, exc)
+            except Exception:
+                logger.exception('error handler %r failed', error_handler)
+                continue
+            if isinstance(rv, Response):
+                response = rv
+        if response is not None:
+            return response
+        extra = {}
+        if self._settings().debug:
+            extra = {'exception': repr(exc), 'traceback': ''.join(traceback.format_exception(exc))}
+        return renderer(request, Problem(500, 'Internal Server Error', extra=extra))
+
+
+def _check_layers(func: Callable[..., Any], rule: Rule) -> None:
+    """Raise ``TypeError`` unless *func*'s wrappers (``trylite_layers``) stack as documented."""
+    layers = tuple(getattr(func, 'trylite_layers', ()))
+    where = f'route {rule.rule!r}'
+    if layers != tuple(sorted(layers, key=LAYERS.index)):
+        raise TypeError(f'{where}: wrappers must stack as {" > ".join(LAYERS)}, '
+                        f'not {" > ".join(layers)}')
+    for layer, needed in _NEEDS.items():
+        if layer in layers and needed not in layers:
+            raise TypeError(f'{where}: {layer} needs {needed} outside it')
+    if 'with_pool' in layers and 'database_name' not in rule.arguments:
+        raise TypeError(f'{where}: with_pool needs a <database_name> URL variable')
