@@ -7,7 +7,10 @@ skipping.
 
 * ``db`` — the name of a fresh trylite database on the current backend (tables emptied after
   each test); ``backend_uri`` — that backend's ``[database] uri``.
-* ``live_server`` — base URL of ``trylite.wsgi.app`` served over real HTTP in this process.
+* ``client`` — a werkzeug test client of ``trylite.wsgi.app``, in process, keeping cookies
+  (``tests/client.py``): what HTTP-level tests use.
+* ``live_server`` — base URL of ``trylite.wsgi.app`` served over real HTTP in this process
+  (for what needs a real server: raw bytes on the wire, a browser).
 * ``start_server`` — starts ``trylite serve`` (gunicorn, real worker processes) and gives its URL.
 * ``browser`` — a Selenium driver of headless Chromium.
 """
@@ -29,9 +32,11 @@ import pytest
 import requests
 from sqlalchemy import create_engine, delete, text
 from werkzeug.serving import make_server
+from werkzeug.test import Client
 
 import tests.routes  # noqa: F401  (test routes and models)
 import trylite.user_application  # noqa: F401  (key routes and core models)
+from tests.client import make_client
 from trylite import database
 from trylite.database import marker
 from trylite.pool import Pool
@@ -108,6 +113,13 @@ def db(session_database: str, backend_uri: str, monkeypatch: pytest.MonkeyPatch)
 def kind(db: str, backend_uri: str) -> str:
     """``'sqlite'`` or ``'postgresql'``: the backend of the ``db`` fixture."""
     return 'sqlite' if backend_uri.startswith('sqlite') else 'postgresql'
+
+
+@pytest.fixture
+def client() -> Client:
+    """``trylite.wsgi.app`` in process: a werkzeug test client keeping cookies, requests from
+    127.0.0.1 to ``http://localhost``."""
+    return make_client()
 
 
 @pytest.fixture(scope='session')
