@@ -72,12 +72,12 @@ def test_one_backend_per_uri(db):
     assert database.backend() is database.backend()
 
 
-def test_dropped_behind_our_back_is_not_found(db, kind, live_server, http):
+def test_dropped_behind_our_back_is_not_found(db, kind, client):
     """Another process drops a database this one had served: 404, not 500 or 503."""
     backend = database.backend()
     name = f'trylite_db_{uuid.uuid4().hex[:8]}'
     backend.create(name)
-    assert http.get(f'{live_server}/{name}/users').status_code == 200  # a pooled connection
+    assert client.get(f'/{name}/users').status_code == 200  # a pooled connection
     backend._drop(name)  # as another process would: our pool and cache stay
     try:
         if kind == 'sqlite':
@@ -86,9 +86,9 @@ def test_dropped_behind_our_back_is_not_found(db, kind, live_server, http):
             with pytest.raises(DBAPIError) as info, Transaction.start(name) as transaction:
                 transaction.connection.exec_driver_sql('SELECT 1')
             assert database.reconnectable(info.value) or backend.classify(info.value) == 'missing'
-        response = http.get(f'{live_server}/{name}/users')
+        response = client.get(f'/{name}/users')
         assert response.status_code == 404
-        assert response.json()['status'] == 404
+        assert response.json['status'] == 404
     finally:
         backend.forget(name)
 
