@@ -10,7 +10,10 @@ skipping.
   changes them for the rest of the test.
 * ``db`` — the name of a fresh trylite database on the current backend (tables emptied after
   each test); ``backend_uri`` — that backend's ``[database] uri``.
-* ``live_server`` — base URL of ``trylite.wsgi.app`` served over real HTTP in this process.
+* ``client`` — a werkzeug test client of ``trylite.wsgi.app``, in process, keeping cookies
+  (``tests/client.py``): what HTTP-level tests use.
+* ``live_server`` — base URL of ``trylite.wsgi.app`` served over real HTTP in this process
+  (for what needs a real server: raw bytes on the wire, a browser).
 * ``start_server`` — starts ``trylite serve`` (gunicorn, real worker processes) and gives its URL.
 * ``browser`` — a Selenium driver of headless Chromium.
 """
@@ -34,8 +37,10 @@ import pytest
 import requests
 from sqlalchemy import create_engine, delete, text
 from werkzeug.serving import make_server
+from werkzeug.test import Client
 
 import tests.routes  # noqa: F401  (test routes and models)
+from tests.client import make_client
 from trylite import storage
 from trylite.pool import Pool, create_database
 from trylite.settings import Settings, configure, current
@@ -144,6 +149,13 @@ def db(session_database: str, backend_uri: str, settings: Callable[..., Settings
 def kind(db: str, backend_uri: str) -> str:
     """``'sqlite'`` or ``'postgresql'``: the backend of the ``db`` fixture."""
     return 'sqlite' if backend_uri.startswith('sqlite') else 'postgresql'
+
+
+@pytest.fixture
+def client() -> Client:
+    """``trylite.wsgi.app`` in process: a werkzeug test client keeping cookies, requests from
+    127.0.0.1 to ``http://localhost``."""
+    return make_client()
 
 
 @pytest.fixture(scope='session')

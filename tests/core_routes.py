@@ -1,4 +1,4 @@
-"""Routes exercising the core (app, wrappers, transactions), served by ``live_server``.
+"""Routes exercising the core (app, wrappers, transactions), called through the ``client`` fixture.
 
 ``CALLS`` records which handlers ran (and how many times), so that tests can prove that a
 request was refused before its handler, or count the retries of a transaction.

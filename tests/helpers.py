@@ -1,5 +1,6 @@
 """Small helpers shared by tests: making persons and keys without going through HTTP, and
-running the command line in this process."""
+running the command line in this process, asking for keys as an application does (in
+process, or over real HTTP)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import os
 import requests
 from click.testing import CliRunner, Result
 from sqlalchemy import select
+from werkzeug.test import Client
 
 from trylite.auth import keys
 from trylite.auth.persons import User
@@ -37,12 +39,18 @@ def public_id(key: str) -> str:
     return key.split('_')[1]
 
 
-def request_key(base: str, db: str, login: str, application: str = 'acme') -> str:
-    """Ask for a key over HTTP, as an application does."""
-    response = requests.post(f'{base}/{db}/user/application/',
-                             json={'user': login, 'application': application}, timeout=10)
-    assert response.status_code == 200, response.text
-    return response.json()
+def request_key(via: Client | str, db: str, login: str, application: str = 'acme') -> str:
+    """Ask for a key over HTTP, as an application does: through *via*, a test client (in
+    process) or the base URL of a real server."""
+    path = f'/{db}/user/application/'
+    body = {'user': login, 'application': application}
+    if isinstance(via, str):
+        response = requests.post(via + path, json=body, timeout=10)
+        assert response.status_code == 200, response.text
+        return response.json()
+    answer = via.post(path, json=body)
+    assert answer.status_code == 200, answer.text
+    return answer.json
 
 
 def validate(db: str, key: str) -> None:
@@ -51,8 +59,9 @@ def validate(db: str, key: str) -> None:
         keys.validate(transaction.session, public_id(key))
 
 
-def validated_key(base: str, db: str, login: str, application: str = 'acme') -> str:
-    key = request_key(base, db, login, application)
+def validated_key(via: Client | str, db: str, login: str, application: str = 'acme') -> str:
+    """A key asked for through *via* (see :func:`request_key`), validated by its person."""
+    key = request_key(via, db, login, application)
     validate(db, key)
     return key
 

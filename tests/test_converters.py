@@ -16,18 +16,18 @@ from trylite.wsgi import app
     ('AA', 'AA=='),
     ('AA==', 'AA=='),
 ])
-def test_to_python_gives_bytes(live_server, http, segment, data):
-    response = http.get(f'{live_server}/_core/b64/{segment}')
+def test_to_python_gives_bytes(client, segment, data):
+    response = client.get(f'/_core/b64/{segment}')
     assert response.status_code == 200, response.text
-    assert response.json() == {'type': 'bytes', 'data': data}  # JSON sends bytes as base64
+    assert response.json == {'type': 'bytes', 'data': data}  # JSON sends bytes as base64
 
 
 @pytest.mark.parametrize('segment', [
     'a', '_w=', 'aGVsbG8==', 'AA=', 'AAA==', '+_8', 'dG!!VzdA', 'a%2Fb', '====', 'aGV=sbG8'])
-def test_invalid_input_is_404(live_server, http, segment):
-    response = http.get(f'{live_server}/_core/b64/{segment}')
+def test_invalid_input_is_404(client, segment):
+    response = client.get(f'/_core/b64/{segment}')
     assert response.status_code == 404
-    assert response.json() == {'status': 404, 'message': 'Not Found'}
+    assert response.json == {'status': 404, 'message': 'Not Found'}
 
 
 @pytest.mark.parametrize('value, url', [

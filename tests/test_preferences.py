@@ -1,4 +1,5 @@
-"""The preferences page over real HTTP: login, CSRF, sessions, the person's keys, HTML errors."""
+"""The preferences page over HTTP (in process): login, CSRF, sessions, the person's keys, HTML
+errors."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ import hashlib
 import re
 
 import pytest
-import requests
 from argon2 import PasswordHasher
 from sqlalchemy import func, select, update
+from werkzeug.test import Client, TestResponse
 
 import trylite.auth.persons
+from tests.client import make_client
 from tests.helpers import PASSWORD, public_id, request_key, set_active
 from trylite.auth.keys import UserApplication
 from trylite.auth.persons import User
@@ -47,26 +49,35 @@ def csrf(html: str) -> str:
     return match[1]
 
 
-def prefs(base: str, db: str) -> str:
-    return f'{base}/{db}/preferences/'
+def prefs(db: str) -> str:
+    return f'/{db}/preferences/'
 
 
-def log_in(http: requests.Session, base: str, db: str, login: str = 'alice',
-           password: str = PASSWORD, headers: dict[str, str] | None = None
-           ) -> requests.Response:
+def cookie(client: Client, db: str, name: str) -> str | None:
+    """The value of the cookie *name* the client holds for the preferences page."""
+    found = client.get_cookie(name, path=prefs(db))
+    return found.value if found is not None else None
+
+
+def set_cookies(response: TestResponse) -> str:
+    """The response's ``Set-Cookie`` headers, joined (as ``requests`` shows them)."""
+    return ', '.join(response.headers.getlist('Set-Cookie'))
+
+
+def log_in(client: Client, db: str, login: str = 'alice', password: str = PASSWORD,
+           headers: dict[str, str] | None = None) -> TestResponse:
     """Log in through the form, as a browser does (GET the form, POST it with its token)."""
-    page = http.get(prefs(base, db), headers=headers)
-    return http.post(prefs(base, db) + 'login', headers=headers, allow_redirects=False,
-                     data={'login': login, 'password': password, 'csrf_token': csrf(page.text)})
+    page = client.get(prefs(db), headers=headers)
+    return client.post(prefs(db) + 'login', headers=headers,
+                       data={'login': login, 'password': password, 'csrf_token': csrf(page.text)})
 
 
-def act(http: requests.Session, base: str, db: str, key_id: str, action: str
-        ) -> requests.Response:
+def act(client: Client, db: str, key_id: str, action: str) -> TestResponse:
     """Press *action* (validate, cancel, delete) on the row of *key_id*."""
-    page = http.get(prefs(base, db))
-    return http.post(prefs(base, db) + 'keys', allow_redirects=False,
-                     data={'csrf_token': csrf(page.text), 'public_id': key_id,
-                           'action': action})
+    page = client.get(prefs(db))
+    return client.post(prefs(db) + 'keys',
+                       data={'csrf_token': csrf(page.text), 'public_id': key_id,
+                             'action': action})
 
 
 def state_of(db: str, key_id: str) -> str | None:
@@ -75,7 +86,7 @@ def state_of(db: str, key_id: str) -> str | None:
             UserApplication.public_id == key_id)).first()
 
 
-def assert_html(response: requests.Response, status: int) -> None:
+def assert_html(response: TestResponse, status: int) -> None:
     assert response.status_code == status, response.text
     assert response.headers['Content-Type'] == 'text/html; charset=utf-8'
     assert 'Traceback' not in response.text
@@ -88,135 +99,137 @@ def alice(db: str) -> int:
     return create_user(db, 'alice')
 
 
-def test_login_page(db, live_server, http, alice):
-    response = http.get(prefs(live_server, db))
+def test_login_page(db, client, alice):
+    response = client.get(prefs(db))
     assert_html(response, 200)
     assert 'name="login"' in response.text and 'name="password"' in response.text
     assert 'name="viewport"' in response.text
     assert response.headers['Cache-Control'] == 'no-store'
-    cookie = response.headers['Set-Cookie']
-    assert cookie.startswith(f'{LOGIN_CSRF_COOKIE}=')
+    header = set_cookies(response)
+    assert header.startswith(f'{LOGIN_CSRF_COOKIE}=')
     for attribute in ('HttpOnly', 'SameSite=Strict', f'Path=/{db}/preferences/'):
-        assert attribute in cookie
-    assert 'Secure' not in cookie
+        assert attribute in header
+    assert 'Secure' not in header
     # a second visit keeps the same double-submit token (several tabs keep working)
-    assert csrf(http.get(prefs(live_server, db)).text) == csrf(response.text)
+    assert csrf(client.get(prefs(db)).text) == csrf(response.text)
 
 
-def test_login_sets_a_session_cookie_and_stores_only_its_hash(db, live_server, http, alice,
+def test_login_sets_a_session_cookie_and_stores_only_its_hash(db, client, alice,
                                                                monkeypatch, settings):
     settings(session={'timeout': '600'})
-    response = log_in(http, live_server, db)
+    response = log_in(client, db)
     assert response.status_code == 303
     assert response.headers['Location'] == f'/{db}/preferences/'
-    cookie = next(c for c in response.raw.headers.getlist('Set-Cookie')
+    header = next(c for c in response.headers.getlist('Set-Cookie')
                   if c.startswith(f'{SESSION_COOKIE}='))
     for attribute in ('HttpOnly', 'SameSite=Strict', 'Max-Age=600', f'Path=/{db}/preferences/'):
-        assert attribute in cookie
-    assert 'Secure' not in cookie
-    token = http.cookies[SESSION_COOKIE]
+        assert attribute in header
+    assert 'Secure' not in header
+    token = cookie(client, db, SESSION_COOKIE)
+    assert token is not None
     with Transaction.start(db, readonly=True) as transaction:
         stored = transaction.session.scalars(select(UserSession)).one()
     assert stored.token_hash == hashlib.sha256(token.encode()).hexdigest()
     assert datetime.timedelta(seconds=590) < stored.expires - utcnow() <= \
         datetime.timedelta(seconds=600)
-    page = http.get(prefs(live_server, db))
+    page = client.get(prefs(db))
     assert_html(page, 200)
     assert 'Log out' in page.text and 'Alice' in page.text
     # logging in again (from another tab's form) replaces the session
     form_token = 'A' * 43
-    http.cookies.set(LOGIN_CSRF_COOKIE, form_token, path=f'/{db}/preferences/')
-    again = http.post(prefs(live_server, db) + 'login', allow_redirects=False, timeout=10,
-                      data={'login': 'alice', 'password': PASSWORD, 'csrf_token': form_token})
+    client.set_cookie(LOGIN_CSRF_COOKIE, form_token, path=f'/{db}/preferences/')
+    again = client.post(prefs(db) + 'login',
+                        data={'login': 'alice', 'password': PASSWORD, 'csrf_token': form_token})
     assert again.status_code == 303
-    assert http.cookies[SESSION_COOKIE] != token
+    assert cookie(client, db, SESSION_COOKIE) not in (None, token)
     with Transaction.start(db, readonly=True) as transaction:
         (again,) = transaction.session.scalars(select(UserSession)).all()
-    assert again.token_hash == hashlib.sha256(http.cookies[SESSION_COOKIE].encode()).hexdigest()
+    assert again.token_hash == hashlib.sha256(
+        cookie(client, db, SESSION_COOKIE).encode()).hexdigest()
 
 
-def test_session_cookie_is_secure_over_https(db, live_server, http, alice, monkeypatch, settings):
+def test_session_cookie_is_secure_over_https(db, client, alice, monkeypatch, settings):
     settings(web={'num_proxies': '1'})
     https = {'X-Forwarded-Proto': 'https', 'X-Forwarded-For': '203.0.113.9'}
-    page = http.get(prefs(live_server, db), headers=https)
-    assert 'Secure' in page.headers['Set-Cookie']
+    page = client.get(prefs(db), headers=https)
+    assert 'Secure' in set_cookies(page)
     token = csrf(page.text)  # a Secure cookie is not sent back over plain HTTP: send it
-    response = http.post(prefs(live_server, db) + 'login', headers=https, allow_redirects=False,
-                         cookies={LOGIN_CSRF_COOKIE: token},
-                         data={'login': 'alice', 'password': PASSWORD, 'csrf_token': token})
+    client.set_cookie(LOGIN_CSRF_COOKIE, token, path=prefs(db))
+    response = client.post(prefs(db) + 'login', headers=https,
+                           data={'login': 'alice', 'password': PASSWORD, 'csrf_token': token})
     assert response.status_code == 303
-    cookies = response.raw.headers.getlist('Set-Cookie')
+    cookies = response.headers.getlist('Set-Cookie')
     assert any(c.startswith(f'{SESSION_COOKIE}=') and 'Secure' in c for c in cookies)
 
 
 @pytest.mark.parametrize('login, password', [
     ('alice', 'wrong password'), ('nobody', PASSWORD), ('<b>x</b>', PASSWORD)])
-def test_wrong_login_or_password(db, live_server, http, alice, login, password):
-    response = log_in(http, live_server, db, login, password)
+def test_wrong_login_or_password(db, client, alice, login, password):
+    response = log_in(client, db, login, password)
     assert_html(response, 403)
     assert 'Wrong login or password.' in response.text
     assert '<b>x</b>' not in response.text  # autoescaped
-    assert SESSION_COOKIE not in http.cookies
+    assert cookie(client, db, SESSION_COOKIE) is None
 
 
-def test_empty_login_form(db, live_server, http, alice):
-    assert_html(log_in(http, live_server, db, '', ''), 400)
+def test_empty_login_form(db, client, alice):
+    assert_html(log_in(client, db, '', ''), 400)
 
 
-def test_inactive_person_cannot_log_in_and_loses_sessions(db, live_server, http, alice):
-    assert log_in(http, live_server, db).status_code == 303
+def test_inactive_person_cannot_log_in_and_loses_sessions(db, client, alice):
+    assert log_in(client, db).status_code == 303
     set_active(db, 'alice', False)
-    page = http.get(prefs(live_server, db))
+    page = client.get(prefs(db))
     assert_html(page, 200)
     assert 'name="password"' in page.text  # the login form again
-    assert_html(log_in(http, live_server, db), 403)
-    with requests.Session() as other:
-        assert_html(log_in(other, live_server, db), 403)
+    assert_html(log_in(client, db), 403)
+    assert_html(log_in(make_client(), db), 403)  # nor from a new session
 
 
-def test_expired_session(db, live_server, http, alice):
-    assert log_in(http, live_server, db).status_code == 303
+def test_expired_session(db, client, alice):
+    assert log_in(client, db).status_code == 303
     with Transaction.start(db) as transaction:
         transaction.session.execute(update(UserSession).values(
             expires=utcnow() - datetime.timedelta(seconds=1)))
-    assert 'name="password"' in http.get(prefs(live_server, db)).text
+    assert 'name="password"' in client.get(prefs(db)).text
 
 
-def test_logout(db, live_server, http, alice):
-    assert log_in(http, live_server, db).status_code == 303
-    token = http.cookies[SESSION_COOKIE]
-    page = http.get(prefs(live_server, db))
-    response = http.post(prefs(live_server, db) + 'logout', allow_redirects=False,
-                         data={'csrf_token': csrf(page.text)})
+def test_logout(db, client, alice):
+    assert log_in(client, db).status_code == 303
+    token = cookie(client, db, SESSION_COOKIE)
+    assert token is not None
+    page = client.get(prefs(db))
+    response = client.post(prefs(db) + 'logout', data={'csrf_token': csrf(page.text)})
     assert response.status_code == 303
-    assert SESSION_COOKIE not in http.cookies
+    assert cookie(client, db, SESSION_COOKIE) is None
     with Transaction.start(db, readonly=True) as transaction:
         assert transaction.session.scalar(select(func.count()).select_from(UserSession)) == 0
-    replay = requests.get(prefs(live_server, db), cookies={SESSION_COOKIE: token}, timeout=10)
-    assert 'name="password"' in replay.text
+    replaying = make_client()
+    replaying.set_cookie(SESSION_COOKIE, token, path=prefs(db))
+    assert 'name="password"' in replaying.get(prefs(db)).text
 
 
 @pytest.mark.parametrize('form', [
     {}, {'csrf_token': 'forged'}, {'csrf_token': ''}])
-def test_login_needs_the_double_submit_token(db, live_server, http, alice, form):
-    http.get(prefs(live_server, db))  # sets the cookie
-    response = http.post(prefs(live_server, db) + 'login',
-                         data={'login': 'alice', 'password': PASSWORD, **form})
+def test_login_needs_the_double_submit_token(db, client, alice, form):
+    client.get(prefs(db))  # sets the cookie
+    response = client.post(prefs(db) + 'login',
+                           data={'login': 'alice', 'password': PASSWORD, **form})
     assert_html(response, 403)
-    with requests.Session() as fresh:  # a token without the cookie is refused too
-        token = csrf(http.get(prefs(live_server, db)).text)
-        response = fresh.post(prefs(live_server, db) + 'login',
-                              data={'login': 'alice', 'password': PASSWORD, 'csrf_token': token})
-        assert_html(response, 403)
+    token = csrf(client.get(prefs(db)).text)  # a token without the cookie is refused too
+    response = make_client().post(prefs(db) + 'login',
+                                  data={'login': 'alice', 'password': PASSWORD,
+                                        'csrf_token': token})
+    assert_html(response, 403)
 
 
-def test_keys_page_lists_only_own_keys(db, live_server, http, alice):
+def test_keys_page_lists_only_own_keys(db, client, alice):
     create_user(db, 'bob')
-    mine = public_id(request_key(live_server, db, 'alice'))
-    other_app = public_id(request_key(live_server, db, 'alice', 'other'))
-    bobs = public_id(request_key(live_server, db, 'bob'))
-    log_in(http, live_server, db)
-    page = http.get(prefs(live_server, db))
+    mine = public_id(request_key(client, db, 'alice'))
+    other_app = public_id(request_key(client, db, 'alice', 'other'))
+    bobs = public_id(request_key(client, db, 'bob'))
+    log_in(client, db)
+    page = client.get(prefs(db))
     assert_html(page, 200)
     assert f'data-public-id="{mine}"' in page.text
     assert f'data-public-id="{other_app}"' in page.text
@@ -225,41 +238,41 @@ def test_keys_page_lists_only_own_keys(db, live_server, http, alice):
     assert 'requested' in page.text
 
 
-def test_validate_cancel_delete(db, live_server, http, alice):
-    key_id = public_id(request_key(live_server, db, 'alice'))
-    log_in(http, live_server, db)
+def test_validate_cancel_delete(db, client, alice):
+    key_id = public_id(request_key(client, db, 'alice'))
+    log_in(client, db)
     for action, state in [('validate', 'validated'), ('cancel', 'cancelled')]:
-        response = act(http, live_server, db, key_id, action)
+        response = act(client, db, key_id, action)
         assert response.status_code == 303
         assert response.headers['Location'] == f'/{db}/preferences/?done={action}&key={key_id}'
         assert state_of(db, key_id) == state
-        page = http.get(live_server + response.headers['Location'])
+        page = client.get(response.headers['Location'])
         assert f'Key {key_id} {state}.' in page.text
-    refused = act(http, live_server, db, key_id, 'validate')  # never re-validated
+    refused = act(client, db, key_id, 'validate')  # never re-validated
     assert_html(refused, 400)
     assert state_of(db, key_id) == 'cancelled'
-    assert act(http, live_server, db, key_id, 'delete').status_code == 303
+    assert act(client, db, key_id, 'delete').status_code == 303
     assert state_of(db, key_id) is None
 
 
-def test_expired_request_shows_expired_and_cannot_be_validated(db, live_server, http, alice):
-    key_id = public_id(request_key(live_server, db, 'alice'))
+def test_expired_request_shows_expired_and_cannot_be_validated(db, client, alice):
+    key_id = public_id(request_key(client, db, 'alice'))
     with Transaction.start(db) as transaction:
         transaction.session.execute(update(UserApplication).values(
             expires=utcnow() - datetime.timedelta(seconds=1)))
-    log_in(http, live_server, db)
-    assert 'data-state="expired"' in http.get(prefs(live_server, db)).text
-    assert_html(act(http, live_server, db, key_id, 'validate'), 400)
+    log_in(client, db)
+    assert 'data-state="expired"' in client.get(prefs(db)).text
+    assert_html(act(client, db, key_id, 'validate'), 400)
     assert state_of(db, key_id) == 'requested'
 
 
 @pytest.mark.parametrize('target', ['bob', 'unknown'])
-def test_acting_on_a_key_not_ones_own_is_404(db, live_server, http, alice, target):
+def test_acting_on_a_key_not_ones_own_is_404(db, client, alice, target):
     create_user(db, 'bob')
-    key_id = public_id(request_key(live_server, db, 'bob')) if target == 'bob' else 'f' * 12
-    log_in(http, live_server, db)
+    key_id = public_id(request_key(client, db, 'bob')) if target == 'bob' else 'f' * 12
+    log_in(client, db)
     for action in ('validate', 'cancel', 'delete'):
-        assert_html(act(http, live_server, db, key_id, action), 404)
+        assert_html(act(client, db, key_id, action), 404)
     if target == 'bob':
         assert state_of(db, key_id) == 'requested'
 
@@ -271,41 +284,41 @@ def test_acting_on_a_key_not_ones_own_is_404(db, live_server, http, alice, targe
     ({'csrf_token': 'forged'}, 403),
     ({'csrf_token': ''}, 403),
 ])
-def test_bad_key_forms(db, live_server, http, alice, form, status):
-    key_id = public_id(request_key(live_server, db, 'alice'))
-    log_in(http, live_server, db)
-    token = csrf(http.get(prefs(live_server, db)).text)
+def test_bad_key_forms(db, client, alice, form, status):
+    key_id = public_id(request_key(client, db, 'alice'))
+    log_in(client, db)
+    token = csrf(client.get(prefs(db)).text)
     data = {'csrf_token': token, 'public_id': key_id, 'action': 'validate', **form}
-    response = http.post(prefs(live_server, db) + 'keys', data=data)
+    response = client.post(prefs(db) + 'keys', data=data)
     assert_html(response, status)
     assert state_of(db, key_id) == 'requested'
 
 
-def test_csrf_token_of_another_session_is_refused(db, live_server, http, alice):
-    key_id = public_id(request_key(live_server, db, 'alice'))
-    with requests.Session() as other:
-        log_in(other, live_server, db)
-        foreign = csrf(other.get(prefs(live_server, db)).text)
-    log_in(http, live_server, db)
-    response = http.post(prefs(live_server, db) + 'keys', data={
+def test_csrf_token_of_another_session_is_refused(db, client, alice):
+    key_id = public_id(request_key(client, db, 'alice'))
+    other = make_client()
+    log_in(other, db)
+    foreign = csrf(other.get(prefs(db)).text)
+    log_in(client, db)
+    response = client.post(prefs(db) + 'keys', data={
         'csrf_token': foreign, 'public_id': key_id, 'action': 'validate'})
     assert_html(response, 403)
 
 
-def test_actions_need_a_session(db, live_server, http, alice):
-    key_id = public_id(request_key(live_server, db, 'alice'))
-    response = http.post(prefs(live_server, db) + 'keys', data={
+def test_actions_need_a_session(db, client, alice):
+    key_id = public_id(request_key(client, db, 'alice'))
+    response = client.post(prefs(db) + 'keys', data={
         'csrf_token': 'x', 'public_id': key_id, 'action': 'validate'})
     assert_html(response, 403)
     assert state_of(db, key_id) == 'requested'
 
 
-def test_inactive_person_session_cannot_act(db, live_server, http, alice):
-    key_id = public_id(request_key(live_server, db, 'alice'))
-    log_in(http, live_server, db)
-    token = csrf(http.get(prefs(live_server, db)).text)
+def test_inactive_person_session_cannot_act(db, client, alice):
+    key_id = public_id(request_key(client, db, 'alice'))
+    log_in(client, db)
+    token = csrf(client.get(prefs(db)).text)
     set_active(db, 'alice', False)
-    response = http.post(prefs(live_server, db) + 'keys', data={
+    response = client.post(prefs(db) + 'keys', data={
         'csrf_token': token, 'public_id': key_id, 'action': 'validate'})
     assert_html(response, 403)
     assert state_of(db, key_id) == 'requested'
@@ -313,28 +326,25 @@ def test_inactive_person_session_cannot_act(db, live_server, http, alice):
 
 @pytest.mark.parametrize('method, path, status', [
     ('GET', 'keys', 405), ('GET', 'login', 405), ('PUT', '', 405), ('GET', 'nothing', 404)])
-def test_html_errors(db, live_server, alice, method, path, status):
-    response = requests.request(method, prefs(live_server, db) + path, timeout=10)
+def test_html_errors(db, client, alice, method, path, status):
+    response = client.open(prefs(db) + path, method=method)
     assert response.status_code == status
     if status == 405:
         assert_html(response, 405)
         assert response.headers['Allow']
 
 
-def test_unknown_database_is_an_html_404(live_server):
-    assert_html(requests.get(prefs(live_server, 'no_such_database'), timeout=10), 404)
+def test_unknown_database_is_an_html_404(client):
+    assert_html(client.get(prefs('no_such_database')), 404)
 
 
-def test_failed_logins_are_throttled_per_login_and_per_address(db, live_server, alice,
-                                                                monkeypatch, settings):
+def test_failed_logins_are_throttled_per_login_and_per_address(db, alice, monkeypatch, settings):
     settings(throttle={'max_failures': '2'})
     settings(web={'num_proxies': '1'})
 
     def attempt(address: str, login: str, password: str = 'wrong password'  # noqa: S107
-                ) -> requests.Response:
-        with requests.Session() as http:
-            return log_in(http, live_server, db, login, password,
-                          headers={'X-Forwarded-For': address})
+                ) -> TestResponse:
+        return log_in(make_client(), db, login, password, headers={'X-Forwarded-For': address})
 
     # per login: two failures from two addresses, then even the right password waits
     assert attempt('198.51.100.1', 'alice').status_code == 403

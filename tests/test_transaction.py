@@ -1,15 +1,18 @@
-"""with_transaction over real HTTP, and the Transaction API, on SQLite and PostgreSQL."""
+"""with_transaction over HTTP (in process; on gunicorn for parallel writers), and the
+Transaction API, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
 from sqlalchemy import select
 
+from tests.client import make_client
 from tests.core_routes import CALLS
 from tests.helpers import bearer, create_user, validated_key
 from tests.routes import Counter
@@ -28,8 +31,8 @@ def counter_value(db: str, name: str) -> int | None:
 # -- with_transaction ----------------------------------------------------------------------
 @pytest.mark.parametrize('method, readonly', [
     ('GET', True), ('POST', False), ('PUT', False), ('PATCH', False), ('DELETE', False)])
-def test_readonly_follows_the_method(db, live_server, http, method, readonly):
-    body = http.request(method, f'{live_server}/{db}/_core/transaction').json()
+def test_readonly_follows_the_method(db, client, method, readonly):
+    body = client.open(f'/{db}/_core/transaction', method=method).json
     assert body['readonly'] is readonly
     assert body['db_readonly'] in (('on', '1') if readonly else ('off', '0'))
     assert (body['database'], body['user']) == (db, 7)
@@ -37,53 +40,53 @@ def test_readonly_follows_the_method(db, live_server, http, method, readonly):
     assert body['context']['_request']['remote_addr'] == '127.0.0.1'
 
 
-def test_write_in_readonly_transaction_fails_loudly(db, live_server, http, caplog):
+def test_write_in_readonly_transaction_fails_loudly(db, client, caplog):
     with caplog.at_level(logging.ERROR, logger='trylite.wsgi'):
-        assert_json_error(http.get(f'{live_server}/{db}/counter/ro/readonly-write'), 500)
+        assert_json_error(client.get(f'/{db}/counter/ro/readonly-write'), 500)
     assert any('read-only' in r.getMessage() for r in caplog.records)
     assert any(r.exc_info for r in caplog.records)
     assert counter_value(db, 'ro') is None
 
 
-def test_commit_on_success(db, live_server, http):
+def test_commit_on_success(db, client):
     for expected in (1, 2):
-        assert http.post(f'{live_server}/{db}/counter/c').json()['value'] == expected
-    assert http.get(f'{live_server}/{db}/counter/c').json()['value'] == 2
+        assert client.post(f'/{db}/counter/c').json['value'] == expected
+    assert client.get(f'/{db}/counter/c').json['value'] == 2
     assert counter_value(db, 'c') == 2
 
 
-def test_rollback_on_exception(db, live_server, http):
+def test_rollback_on_exception(db, client):
     create_user(db, 'alice')
-    key = validated_key(live_server, db, 'alice')
-    response = http.post(f'{live_server}/{db}/acme/fail', headers=bearer(key))
+    key = validated_key(client, db, 'alice')
+    response = client.post(f'/{db}/acme/fail', headers=bearer(key))
     assert assert_json_error(response, 400)['description'] == 'More details here'
     assert counter_value(db, 'should-not-exist') is None
 
 
-def post_in_parallel(url: str) -> list[int]:
-    def post(_: int) -> int:
-        return requests.post(url, timeout=60).status_code
+def in_parallel(post: Callable[[], int]) -> list[int]:
+    """Run *post* (one request, its status) from WRITERS threads at once."""
     with ThreadPoolExecutor(WRITERS) as executor:
-        return list(executor.map(post, range(WRITERS)))
+        return list(executor.map(lambda _: post(), range(WRITERS)))
 
 
-def test_parallel_writers_all_counted(db, live_server):
-    statuses = post_in_parallel(f'{live_server}/{db}/counter/race')
+def test_parallel_writers_all_counted(db):
+    statuses = in_parallel(lambda: make_client().post(f'/{db}/counter/race').status_code)
     assert statuses == [200] * WRITERS
     assert counter_value(db, 'race') == WRITERS
 
 
 def test_parallel_writers_all_counted_on_gunicorn(db, start_server):
     base = start_server(workers=2)
-    statuses = post_in_parallel(f'{base}/{db}/counter/race')
+    statuses = in_parallel(
+        lambda: requests.post(f'{base}/{db}/counter/race', timeout=60).status_code)
     assert statuses == [200] * WRITERS
     assert counter_value(db, 'race') == WRITERS
 
 
-def test_conflicts_retried_then_503(db, live_server, http, monkeypatch, settings):
+def test_conflicts_retried_then_503(db, client, monkeypatch, settings):
     settings(database={'retry': '2'})
     before = CALLS['conflict']
-    response = http.post(f'{live_server}/{db}/_core/conflict')
+    response = client.post(f'/{db}/_core/conflict')
     assert_json_error(response, 503)
     assert response.headers['Retry-After'] == '1'
     assert CALLS['conflict'] - before == 3  # the first run and two retries
@@ -93,15 +96,15 @@ def test_conflicts_retried_then_503(db, live_server, http, monkeypatch, settings
     ('GET', '/slow/3.0'),  # tests/routes.py: timeout=0.5
     ('POST', '/_core/slow-write/3.0'),  # timeout=0.3, a write: still not retried
 ])
-def test_timeout_504_not_retried(db, live_server, http, method, path):
+def test_timeout_504_not_retried(db, client, method, path):
     before = CALLS['slow_write']
-    assert_json_error(http.request(method, f'{live_server}/{db}{path}'), 504)
+    assert_json_error(client.open(f'/{db}{path}', method=method), 504)
     assert CALLS['slow_write'] - before == (method == 'POST')
-    assert http.get(f'{live_server}/{db}/slow/0.01').text == 'done'  # the connection is fine
+    assert client.get(f'/{db}/slow/0.01').text == 'done'  # the connection is fine
 
 
-def test_user_request_unauthenticated_401(db, live_server, http):
-    response = http.get(f'{live_server}/{db}/_core/as-request-user')
+def test_user_request_unauthenticated_401(db, client):
+    response = client.get(f'/{db}/_core/as-request-user')
     assert_json_error(response, 401)
     assert response.headers['WWW-Authenticate'].startswith('Bearer')
 

@@ -1,12 +1,18 @@
-"""set_max_request_size and with_pool over real HTTP (transactions: test_transaction.py)."""
+"""set_max_request_size and with_pool over HTTP, in process (transactions:
+test_transaction.py)."""
 
 from __future__ import annotations
 
+import io
 import sqlite3
 import uuid
+from collections.abc import Iterable
 
 import pytest
 from sqlalchemy import text
+from werkzeug.serving import DechunkedInput
+from werkzeug.test import Client, EnvironBuilder, TestResponse
+from werkzeug.wrappers import Request
 
 from tests.core_routes import CALLS
 from tests.test_wsgi import assert_json_error
@@ -18,45 +24,58 @@ MiB = 1024 * 1024
 
 
 def chunks(size: int, chunk: int = 64 * 1024):
-    """A body of *size* bytes that requests sends chunked (no Content-Length)."""
+    """A body of *size* bytes, in pieces of *chunk* bytes (sent chunked: no Content-Length)."""
     for start in range(0, size, chunk):
         yield b'x' * min(chunk, size - start)
 
 
+def post_chunked(client: Client, path: str, pieces: Iterable[bytes]) -> TestResponse:
+    """POST *pieces* with ``Transfer-Encoding: chunked``, handed to the application as
+    Werkzeug's HTTP server hands such a body over: no ``CONTENT_LENGTH``,
+    ``wsgi.input_terminated`` set, and the chunked bytes decoded as they are read."""
+    wire = b''.join(b'%x\r\n%s\r\n' % (len(piece), piece) for piece in pieces) + b'0\r\n\r\n'
+    environ = EnvironBuilder(path=path, method='POST',
+                             headers={'Transfer-Encoding': 'chunked'}).get_environ()
+    assert 'CONTENT_LENGTH' not in environ
+    environ['wsgi.input'] = DechunkedInput(io.BytesIO(wire))
+    environ['wsgi.input_terminated'] = True
+    return client.open(Request(environ))
+
+
 # -- set_max_request_size ------------------------------------------------------------------
-def test_under_the_route_limit(live_server, http):
-    assert http.post(f'{live_server}/_core/limited', data=b'x' * 100).json() == {'len': 100}
+def test_under_the_route_limit(client):
+    assert client.post('/_core/limited', data=b'x' * 100).json == {'len': 100}
 
 
-def test_over_the_route_limit_413_before_the_handler(live_server, http):
+def test_over_the_route_limit_413_before_the_handler(client):
     before = CALLS['limited']
-    body = assert_json_error(http.post(f'{live_server}/_core/limited', data=b'x' * 101), 413)
+    body = assert_json_error(client.post('/_core/limited', data=b'x' * 101), 413)
     assert '100 bytes' in body['description']
     assert CALLS['limited'] == before
 
 
 @pytest.mark.parametrize('size, status', [(100, 200), (101, 413), (MiB, 413)])
-def test_chunked_body_cut_at_the_limit(live_server, http, size, status):
-    response = http.post(f'{live_server}/_core/limited', data=chunks(size, 37))
+def test_chunked_body_cut_at_the_limit(client, size, status):
+    response = post_chunked(client, '/_core/limited', chunks(size, 37))
     assert response.status_code == status, response.text
     if status == 413:
         assert_json_error(response, 413)
+    else:
+        assert response.json == {'len': size}
 
 
-def test_default_limit_is_2_mib(live_server, http):
+def test_default_limit_is_2_mib(client):
     before = CALLS['unlimited']
-    assert http.post(f'{live_server}/_core/unlimited', data=b'x' * 2 * MiB).json() == {
-        'len': 2 * MiB}
-    assert_json_error(http.post(f'{live_server}/_core/unlimited', data=b'x' * (2 * MiB + 1)),
-                      413)
+    assert client.post('/_core/unlimited', data=b'x' * 2 * MiB).json == {'len': 2 * MiB}
+    assert_json_error(client.post('/_core/unlimited', data=b'x' * (2 * MiB + 1)), 413)
     assert CALLS['unlimited'] == before + 1
 
 
-def test_default_limit_from_config(live_server, http, monkeypatch, settings):
+def test_default_limit_from_config(client, monkeypatch, settings):
     settings(request={'max_size': '10'})
-    assert_json_error(http.post(f'{live_server}/_core/unlimited', data=b'x' * 11), 413)
-    assert_json_error(http.post(f'{live_server}/_core/unlimited', data=chunks(11, 3)), 413)
-    assert http.post(f'{live_server}/_core/unlimited', data=b'x' * 10).status_code == 200
+    assert_json_error(client.post('/_core/unlimited', data=b'x' * 11), 413)
+    assert_json_error(post_chunked(client, '/_core/unlimited', chunks(11, 3)), 413)
+    assert client.post('/_core/unlimited', data=b'x' * 10).status_code == 200
 
 
 @pytest.mark.parametrize('size', [0, -1, 1.5, '10', True])
@@ -69,8 +88,8 @@ def test_bad_limit_refused_at_import(size):
 @pytest.mark.parametrize('name', [
     '%2E%2E', '.', 'x' * 64, 'x' * 5000, 'a$b', 'a%20b', '%C3%A9t%C3%A9', "a'b", 'a%00b',
     'nosuchdb', 'postgres', 'template1'])
-def test_invalid_or_unknown_database_404(db, live_server, http, name):
-    assert_json_error(http.get(f'{live_server}/{name}/counter/x'), 404)
+def test_invalid_or_unknown_database_404(db, client, name):
+    assert_json_error(client.get(f'/{name}/counter/x'), 404)
 
 
 @pytest.fixture
@@ -92,46 +111,46 @@ def foreign_database(db, backend_uri):
         conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
 
 
-def test_database_without_marker_404(foreign_database, live_server, http):
+def test_database_without_marker_404(foreign_database, client):
     for _ in range(2):  # the refusal is not cached into an acceptance
-        assert_json_error(http.get(f'{live_server}/{foreign_database}/counter/x'), 404)
+        assert_json_error(client.get(f'/{foreign_database}/counter/x'), 404)
     assert foreign_database not in storage.backend().databases()
 
 
-def test_file_that_is_no_database_404(db, backend_uri, live_server, http):
+def test_file_that_is_no_database_404(db, backend_uri, client):
     if not backend_uri.startswith('sqlite'):
         pytest.skip('SQLite files only')
     path = storage.backend().path('notadb')
     path.write_bytes(b'not a database' * 100)
     try:
-        assert_json_error(http.get(f'{live_server}/notadb/counter/x'), 404)
+        assert_json_error(client.get('/notadb/counter/x'), 404)
     finally:
         path.unlink()
 
 
-def test_database_created_while_serving(db, live_server, http):
+def test_database_created_while_serving(db, client):
     name = f'trylite_new_{uuid.uuid4().hex[:8]}'
-    assert_json_error(http.get(f'{live_server}/{name}/counter/x'), 404)
+    assert_json_error(client.get(f'/{name}/counter/x'), 404)
     create_database(name)
     try:
-        assert http.post(f'{live_server}/{name}/counter/x').json() == {'name': 'x', 'value': 1}
+        assert client.post(f'/{name}/counter/x').json == {'name': 'x', 'value': 1}
     finally:
         storage.backend().drop(name)
-    assert_json_error(http.get(f'{live_server}/{name}/counter/x'), 404)
+    assert_json_error(client.get(f'/{name}/counter/x'), 404)
 
 
-def test_dead_pooled_connections_are_replaced_without_an_error(db, kind, live_server, http):
+def test_dead_pooled_connections_are_replaced_without_an_error(db, kind, client):
     """After PostgreSQL dropped every connection (a restart), the next request still succeeds:
     with_transaction re-runs it once on a new connection."""
     if kind != 'postgresql':
         pytest.skip('PostgreSQL only: its server closes connections')
     for _ in range(3):
-        assert http.get(f'{live_server}/{db}/users').status_code == 200
+        assert client.get(f'/{db}/users').status_code == 200
     with storage.backend().admin.connect() as conn:
         killed = conn.execute(text(
             'SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity '
             'WHERE datname = :db AND pid <> pg_backend_pid()'), {'db': db}).scalar()
     assert killed >= 1
     for method in ('GET', 'POST'):
-        response = http.request(method, f'{live_server}/{db}/counter/after-restart')
+        response = client.open(f'/{db}/counter/after-restart', method=method)
         assert response.status_code == 200, response.text

@@ -1,31 +1,33 @@
-"""trylite.wsgi over real HTTP: routing, return values, the one error path, CORS."""
+"""trylite.wsgi over HTTP (in process): routing, return values, the one error path, CORS."""
 
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable, Iterator
 
 import pytest
 import requests
-from werkzeug.serving import make_server
+from werkzeug.test import TestResponse
 from werkzeug.wrappers import Response
 
 import tests.core_routes  # noqa: F401  (the routes under test)
+from tests.client import json_of, make_client
 from trylite.wrappers import with_pool, with_transaction
 from trylite.wsgi import TryliteWSGI, app
 
+#: The origin of the test client's requests (``http://localhost``, port 80).
+SERVER = 'http://localhost'
 LISTED = 'https://app.example.com'
 FOREIGN = 'https://evil.example.com'
 NULL_LIKE = ['null', 'moz-extension://abc', 'chrome-extension://abc',
              'safari-web-extension://abc']
 
 
-def assert_json_error(response: requests.Response, status: int) -> dict:
-    """The JSON error body: integer status, string message, nothing from Python."""
+def assert_json_error(response: TestResponse | requests.Response, status: int) -> dict:
+    """The JSON error body: integer status, string message, nothing from Python (of an
+    in-process answer, or of one over real HTTP)."""
     assert response.status_code == status, response.text
     assert response.headers['Content-Type'] == 'application/json'
-    body = response.json()
+    body = json_of(response)
     assert body['status'] == status
     assert isinstance(body['message'], str) and body['message']
     for leak in ('Traceback', 'SELECT', 'secret', 'Error(', 'File "'):
@@ -40,37 +42,37 @@ def test_route_returns_function_unchanged():
     assert app.route('/_core/unchanged-test')(handler) is handler
 
 
-def test_methods_and_head(live_server, http):
-    assert http.get(f'{live_server}/_core/plain').text == 'plain'
-    head = http.head(f'{live_server}/_core/plain')
-    assert head.status_code == 200 and head.content == b''
+def test_methods_and_head(client):
+    assert client.get('/_core/plain').text == 'plain'
+    head = client.head('/_core/plain')
+    assert head.status_code == 200 and head.get_data() == b''
 
 
 @pytest.mark.parametrize('method', ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'])
-def test_methods_none_accepts_every_method(live_server, http, method):
-    assert http.request(method, f'{live_server}/_core/any').text == method
+def test_methods_none_accepts_every_method(client, method):
+    assert client.open('/_core/any', method=method).text == method
 
 
-def test_defaults(live_server, http):
-    assert http.get(f'{live_server}/_core/page/').json() == {'page': 1}
-    assert http.get(f'{live_server}/_core/page/3').json() == {'page': 3}
-    redirect = http.get(f'{live_server}/_core/page/1', allow_redirects=False)
+def test_defaults(client):
+    assert client.get('/_core/page/').json == {'page': 1}
+    assert client.get('/_core/page/3').json == {'page': 3}
+    redirect = client.get('/_core/page/1')
     assert redirect.status_code == 308
     assert redirect.headers['Location'].endswith('/_core/page/')
 
 
-def test_missing_trailing_slash_redirects_308(live_server, http):
-    response = http.get(f'{live_server}/_core/slash', allow_redirects=False)
+def test_missing_trailing_slash_redirects_308(client):
+    response = client.get('/_core/slash')
     assert response.status_code == 308
-    assert response.headers['Location'] == f'{live_server}/_core/slash/'
+    assert response.headers['Location'] == f'{SERVER}/_core/slash/'
 
 
-def test_unknown_path_404_json(live_server, http):
-    assert_json_error(http.get(f'{live_server}/no/such/path'), 404)
+def test_unknown_path_404_json(client):
+    assert_json_error(client.get('/no/such/path'), 404)
 
 
-def test_wrong_method_405_json_with_allow(live_server, http):
-    response = http.delete(f'{live_server}/_core/plain')
+def test_wrong_method_405_json_with_allow(client):
+    response = client.delete('/_core/plain')
     assert_json_error(response, 405)
     assert response.headers['Allow'] == 'GET, HEAD, OPTIONS, POST, PUT'
 
@@ -79,15 +81,15 @@ def test_wrong_method_405_json_with_allow(live_server, http):
     ('/_core/plain', 'GET, HEAD, OPTIONS, POST, PUT'),
     ('/_core/any', 'DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT'),
 ])
-def test_plain_options_204_with_allow(live_server, http, path, allow):
-    response = http.options(live_server + path)
+def test_plain_options_204_with_allow(client, path, allow):
+    response = client.options(path)
     assert response.status_code == 204
     assert response.headers['Allow'] == allow
     assert 'Access-Control-Allow-Origin' not in response.headers
 
 
-def test_plain_options_unknown_path_404(live_server, http):
-    assert_json_error(http.options(f'{live_server}/no/such/path'), 404)
+def test_plain_options_unknown_path_404(client):
+    assert_json_error(client.options('/no/such/path'), 404)
 
 
 @pytest.mark.parametrize('stack', [
@@ -119,49 +121,49 @@ def test_with_pool_needs_database_name():
     ('decimal', 'application/json', b'"12.30"'),
     ('blob', 'application/json', b'{"data":"AAE="}'),
 ])
-def test_return_values(live_server, http, kind, content_type, body):
-    response = http.get(f'{live_server}/_core/value/{kind}')
+def test_return_values(client, kind, content_type, body):
+    response = client.get(f'/_core/value/{kind}')
     assert response.status_code == 200
     assert response.headers['Content-Type'] == content_type
-    assert response.content == body
+    assert response.get_data() == body
 
 
-def test_response_passes_through(live_server, http):
-    response = http.get(f'{live_server}/_core/value/response')
+def test_response_passes_through(client):
+    response = client.get('/_core/value/response')
     assert (response.status_code, response.text) == (201, 'custom')
     assert response.headers['Content-Type'] == 'text/x-custom'
 
 
 # -- errors --------------------------------------------------------------------------------
 @pytest.mark.parametrize('code', [400, 401, 403, 404, 405, 413, 415, 429, 503, 504])
-def test_http_errors_are_json(live_server, http, code):
-    assert_json_error(http.get(f'{live_server}/_core/error/{code}'), code)
+def test_http_errors_are_json(client, code):
+    assert_json_error(client.get(f'/_core/error/{code}'), code)
 
 
-def test_429_keeps_retry_after(live_server, http):
-    response = http.get(f'{live_server}/_core/error/429')
+def test_429_keeps_retry_after(client):
+    response = client.get('/_core/error/429')
     assert response.headers['Retry-After'] == '7'
 
 
-def test_500_hides_and_logs_the_exception(live_server, http, caplog):
+def test_500_hides_and_logs_the_exception(client, caplog):
     with caplog.at_level(logging.ERROR, logger='trylite.wsgi'):
-        body = assert_json_error(http.get(f'{live_server}/_core/error/500'), 500)
+        body = assert_json_error(client.get('/_core/error/500'), 500)
     assert set(body) == {'status', 'message'}
     record = next(r for r in caplog.records if r.exc_info)
     assert 'internal secret detail' in str(record.exc_info[1])
 
 
-def test_debug_adds_the_traceback(live_server, http, monkeypatch, settings):
+def test_debug_adds_the_traceback(client, monkeypatch, settings):
     settings(web={'debug': 'true'})
-    body = http.get(f'{live_server}/_core/error/500').json()
+    body = client.get('/_core/error/500').json
     assert body['status'] == 500
     assert 'internal secret detail' in body['exception']
     assert 'Traceback' in body['traceback']
 
 
 @pytest.mark.parametrize('method', ['GET', 'POST'])
-def test_user_error_anywhere_is_400_json(live_server, http, method):
-    body = assert_json_error(http.request(method, f'{live_server}/_core/user-error'), 400)
+def test_user_error_anywhere_is_400_json(client, method):
+    body = assert_json_error(client.open('/_core/user-error', method=method), 400)
     assert body == {'status': 400, 'message': 'Something is wrong',
                     'description': 'More details here'}
 
@@ -175,31 +177,16 @@ def test_user_error_anywhere_is_400_json(live_server, http, method):
     ({'json': {'name': 3}}, 400, 'name'),
     ({'json': {'name': 'x', 'extra': 1}}, 400, 'extra'),
 ])
-def test_json_body_errors(live_server, http, kwargs, status, field):
-    body = assert_json_error(http.post(f'{live_server}/_core/json', **kwargs), status)
+def test_json_body_errors(client, kwargs, status, field):
+    body = assert_json_error(client.post('/_core/json', **kwargs), status)
     assert body.get('field') == field
 
 
-def test_json_body_ok(live_server, http):
-    assert http.post(f'{live_server}/_core/json', json={'name': 'x'}).json() == {'name': 'x'}
+def test_json_body_ok(client):
+    assert client.post('/_core/json', json={'name': 'x'}).json == {'name': 'x'}
 
 
-# -- error handlers ------------------------------------------------------------------------
-@pytest.fixture
-def serve() -> Iterator[Callable[[TryliteWSGI], str]]:
-    """Serve a private TryliteWSGI over real HTTP."""
-    servers = []
-
-    def start(application: TryliteWSGI) -> str:
-        server = make_server('127.0.0.1', 0, application, threaded=True)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
-        return f'http://127.0.0.1:{server.server_port}'
-    yield start
-    for server in servers:
-        server.shutdown()
-
-
+# -- error handlers (on private TryliteWSGI applications) -----------------------------------
 class Recorder:
     """A callable instance used as an error handler."""
 
@@ -224,30 +211,30 @@ def failing_app(*handlers) -> TryliteWSGI:
     return application
 
 
-def test_every_error_handler_runs_last_response_wins(serve, http):
+def test_every_error_handler_runs_last_response_wins():
     first, middle, last = Recorder(Response(b'bar')), Recorder(None), Recorder(
         Response(b'baz', 418))
     application = failing_app(first, middle, last)
-    response = http.get(serve(application) + '/fail')
-    assert (response.status_code, response.content) == (418, b'baz')
+    response = make_client(application).get('/fail')
+    assert (response.status_code, response.get_data()) == (418, b'baz')
     for recorder in (first, middle, last):
         assert len(recorder.calls) == 1
         assert recorder.calls[0][0] is application
         assert isinstance(recorder.calls[0][1], ValueError)
 
 
-def test_handlers_without_response_and_failing_handlers_give_500(serve, http):
+def test_handlers_without_response_and_failing_handlers_give_500():
     def broken(application, request, exc):
         raise RuntimeError('handler secret')
     recorder = Recorder(None)
-    response = http.get(serve(failing_app(broken, recorder)) + '/fail')
+    response = make_client(failing_app(broken, recorder)).get('/fail')
     assert_json_error(response, 500)
     assert len(recorder.calls) == 1
 
 
-def test_http_errors_do_not_reach_handlers(serve, http):
+def test_http_errors_do_not_reach_handlers():
     recorder = Recorder(Response(b'x'))
-    assert_json_error(http.get(serve(failing_app(recorder)) + '/missing'), 404)
+    assert_json_error(make_client(failing_app(recorder)).get('/missing'), 404)
     assert recorder.calls == []
 
 
@@ -257,26 +244,29 @@ def cors(monkeypatch, settings):
     settings(web={'cors': f'https://other.example.com, {LISTED}'})
 
 
-def test_same_origin_allowed(live_server, http):
-    response = http.get(f'{live_server}/_core/plain', headers={'Origin': live_server})
+@pytest.mark.parametrize('base_url, origin', [
+    (SERVER, SERVER), (SERVER, f'{SERVER}:80'),
+    ('http://127.0.0.1:8000', 'http://127.0.0.1:8000'),  # a Host with a port, as on a socket
+])
+def test_same_origin_allowed(client, base_url, origin):
+    response = client.get('/_core/plain', base_url=base_url, headers={'Origin': origin})
     assert response.status_code == 200
     assert 'Access-Control-Allow-Origin' not in response.headers
 
 
-@pytest.mark.parametrize('origin', [
-    FOREIGN, 'https://127.0.0.1', 'http://127.0.0.1:1', 'http://localhost', 'garbage'])
-def test_foreign_origin_403(live_server, http, cors, origin):
-    assert_json_error(http.get(f'{live_server}/_core/plain', headers={'Origin': origin}), 403)
+@pytest.mark.parametrize('origin', [  # the server's origin with another host, port or scheme
+    FOREIGN, 'https://localhost', 'http://localhost:1', 'http://127.0.0.1', 'garbage'])
+def test_foreign_origin_403(client, cors, origin):
+    assert_json_error(client.get('/_core/plain', headers={'Origin': origin}), 403)
 
 
-def test_scheme_differs_from_same_host(live_server, http, cors):
-    https_origin = live_server.replace('http://', 'https://')
-    assert_json_error(http.get(f'{live_server}/_core/plain', headers={'Origin': https_origin}),
-                      403)
+def test_scheme_differs_from_same_host(client, cors):
+    https_origin = SERVER.replace('http://', 'https://')
+    assert_json_error(client.get('/_core/plain', headers={'Origin': https_origin}), 403)
 
 
-def test_listed_origin_gets_cors_headers(live_server, http, cors):
-    response = http.get(f'{live_server}/_core/plain', headers={'Origin': LISTED})
+def test_listed_origin_gets_cors_headers(client, cors):
+    response = client.get('/_core/plain', headers={'Origin': LISTED})
     assert response.status_code == 200
     assert response.headers['Access-Control-Allow-Origin'] == LISTED
     assert 'Origin' in response.headers['Vary']
@@ -289,94 +279,93 @@ def test_listed_origin_gets_cors_headers(live_server, http, cors):
     ('/_core/error/429', 'GET', 429),
     ('/_core/error/500', 'GET', 500),
 ])
-def test_listed_origin_gets_cors_headers_on_errors(live_server, http, cors, path, method,
-                                                    status):
-    response = http.request(method, live_server + path, headers={'Origin': LISTED})
+def test_listed_origin_gets_cors_headers_on_errors(client, cors, path, method, status):
+    response = client.open(path, method=method, headers={'Origin': LISTED})
     assert_json_error(response, status)
     assert response.headers['Access-Control-Allow-Origin'] == LISTED
     assert 'Origin' in response.headers['Vary']
 
 
-def test_listed_origin_gets_cors_headers_on_413(live_server, http, cors):
-    response = http.post(f'{live_server}/_core/limited', data=b'x' * 200,
-                         headers={'Origin': LISTED})
+def test_listed_origin_gets_cors_headers_on_413(client, cors):
+    response = client.post('/_core/limited', data=b'x' * 200, headers={'Origin': LISTED})
     assert_json_error(response, 413)
     assert response.headers['Access-Control-Allow-Origin'] == LISTED
 
 
-def preflight(base: str, path: str, origin: str, method: str = 'POST',
-              headers: str = 'authorization, content-type') -> requests.Response:
-    return requests.options(base + path, timeout=10, headers={
+def preflight(path: str, origin: str, method: str = 'POST',
+              headers: str = 'authorization, content-type') -> TestResponse:
+    """A browser's CORS preflight (a fresh client: no cookies)."""
+    return make_client().options(path, headers={
         'Origin': origin, 'Access-Control-Request-Method': method,
         'Access-Control-Request-Headers': headers})
 
 
-def test_preflight_uses_rule_methods_and_config_headers(live_server, cors, monkeypatch, settings):
+def test_preflight_uses_rule_methods_and_config_headers(cors, monkeypatch, settings):
     settings(web={'cors_headers': 'Authorization, Content-Type, X-Trace'})
-    response = preflight(live_server, '/_core/plain', LISTED, 'PUT')
+    response = preflight('/_core/plain', LISTED, 'PUT')
     assert response.status_code == 204
-    assert response.content == b''
+    assert response.get_data() == b''
     assert response.headers['Access-Control-Allow-Origin'] == LISTED
     assert response.headers['Access-Control-Allow-Methods'] == 'GET, HEAD, OPTIONS, POST, PUT'
     assert response.headers['Access-Control-Allow-Headers'] == \
         'Authorization, Content-Type, X-Trace'
     assert int(response.headers['Access-Control-Max-Age']) > 0
-    assert preflight(live_server, '/_core/plain', LISTED, 'PUT', 'x-trace').status_code == 204
+    assert preflight('/_core/plain', LISTED, 'PUT', 'x-trace').status_code == 204
 
 
 @pytest.mark.parametrize('asked', ['x-evil', 'authorization, x-evil', 'cookie'])
-def test_preflight_refuses_headers_not_allowed(live_server, cors, asked):
-    response = preflight(live_server, '/_core/plain', LISTED, headers=asked)
+def test_preflight_refuses_headers_not_allowed(cors, asked):
+    response = preflight('/_core/plain', LISTED, headers=asked)
     assert_json_error(response, 403)
-    assert 'not allowed' in response.json()['description']
+    assert 'not allowed' in response.json['description']
 
 
-def test_preflight_allows_safelisted_headers(live_server, cors):
-    response = preflight(live_server, '/_core/plain', LISTED, headers='Accept, accept-language')
+def test_preflight_allows_safelisted_headers(cors):
+    response = preflight('/_core/plain', LISTED, headers='Accept, accept-language')
     assert response.status_code == 204
 
 
-def test_preflight_default_headers(live_server, cors):
-    response = preflight(live_server, '/_core/plain', LISTED)
+def test_preflight_default_headers(cors):
+    response = preflight('/_core/plain', LISTED)
     assert response.headers['Access-Control-Allow-Headers'] == 'Authorization, Content-Type'
 
 
-def test_preflight_foreign_origin_403(live_server, cors):
-    assert_json_error(preflight(live_server, '/_core/plain', FOREIGN), 403)
+def test_preflight_foreign_origin_403(cors):
+    assert_json_error(preflight('/_core/plain', FOREIGN), 403)
 
 
-def test_preflight_unknown_path_404(live_server, cors):
-    response = preflight(live_server, '/no/such/path', LISTED)
+def test_preflight_unknown_path_404(cors):
+    response = preflight('/no/such/path', LISTED)
     assert_json_error(response, 404)
     assert response.headers['Access-Control-Allow-Origin'] == LISTED
 
 
 @pytest.mark.parametrize('origin', NULL_LIKE)
-def test_null_like_origins_only_on_marked_routes(live_server, http, origin):
-    response = http.post(f'{live_server}/_core/null', headers={'Origin': origin})
+def test_null_like_origins_only_on_marked_routes(client, origin):
+    response = client.post('/_core/null', headers={'Origin': origin})
     assert response.status_code == 200
     assert response.headers['Access-Control-Allow-Origin'] == origin
     assert 'Origin' in response.headers['Vary']
-    assert_json_error(http.post(f'{live_server}/_core/plain', headers={'Origin': origin}), 403)
+    assert_json_error(client.post('/_core/plain', headers={'Origin': origin}), 403)
 
 
 @pytest.mark.parametrize('origin', NULL_LIKE)
-def test_null_like_preflight(live_server, origin):
-    response = preflight(live_server, '/_core/null', origin)
+def test_null_like_preflight(origin):
+    response = preflight('/_core/null', origin)
     assert response.status_code == 204
     assert response.headers['Access-Control-Allow-Origin'] == origin
     assert response.headers['Access-Control-Allow-Methods'] == 'GET, HEAD, OPTIONS, POST'
-    assert_json_error(preflight(live_server, '/_core/plain', origin), 403)
+    assert_json_error(preflight('/_core/plain', origin), 403)
 
 
-def test_listing_null_does_not_open_every_route(live_server, http, monkeypatch, settings):
+def test_listing_null_does_not_open_every_route(client, monkeypatch, settings):
     settings(web={'cors': 'null'})
-    assert_json_error(http.get(f'{live_server}/_core/plain', headers={'Origin': 'null'}), 403)
+    assert_json_error(client.get('/_core/plain', headers={'Origin': 'null'}), 403)
 
 
-def test_proxy_headers_ignored_unless_trusted(live_server, http, monkeypatch, settings):
+def test_proxy_headers_ignored_unless_trusted(client, monkeypatch, settings):
     forwarded = {'Origin': 'https://public.example', 'X-Forwarded-Proto': 'https',
                  'X-Forwarded-Host': 'public.example'}
-    assert_json_error(http.get(f'{live_server}/_core/plain', headers=forwarded), 403)
+    assert_json_error(client.get('/_core/plain', headers=forwarded), 403)
     settings(web={'num_proxies': '1'})
-    assert http.get(f'{live_server}/_core/plain', headers=forwarded).status_code == 200
+    assert client.get('/_core/plain', headers=forwarded).status_code == 200

@@ -7,7 +7,6 @@ import uuid
 
 import pytest
 from sqlalchemy import insert, text
-from werkzeug.test import Client
 
 from tests.routes import Counter
 from trylite import storage
@@ -28,7 +27,6 @@ from trylite.exceptions import (
 )
 from trylite.pool import create_database, update_database
 from trylite.transaction import Transaction
-from trylite.wsgi import app
 
 BUSY_QUERY = ('WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c '
               'WHERE x < 100000) SELECT count(*) FROM c')
@@ -94,10 +92,9 @@ def test_one_backend_per_settings(db, settings):
     assert storage.backend() is not backend
 
 
-def test_dropped_behind_our_back_is_not_found(db, kind):
+def test_dropped_behind_our_back_is_not_found(db, kind, client):
     """Another process drops a database this one had served: 404, not 500 or 503."""
     backend = storage.backend()
-    client = Client(app)
     name = f'trylite_db_{uuid.uuid4().hex[:8]}'
     create_database(name)
     assert client.get(f'/{name}/users').status_code == 200  # a pooled connection

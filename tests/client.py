@@ -1,0 +1,49 @@
+"""In-process HTTP for the tests: werkzeug's test client, no socket and no server thread.
+
+``make_client()`` is what the ``client`` fixture gives: a :class:`werkzeug.test.Client` of
+``trylite.wsgi.app`` that keeps cookies (like a browser, or a ``requests.Session``). Use its API
+directly: ``client.get(path, headers=..., json=..., data=...)``, ``response.status_code``,
+``response.json`` (a property), ``response.headers``, ``response.get_data()``, ``response.text``.
+
+Differences from ``requests`` to keep in mind:
+
+* redirects are not followed unless ``follow_redirects=True``;
+* with cookies kept, the client writes the ``Cookie`` header from its own jar (a ``Cookie`` in
+  ``headers=`` is dropped): use ``client.set_cookie(name, value, path=...)``;
+* a ``Secure`` cookie is sent back over plain HTTP too;
+* the request comes from ``127.0.0.1`` (as from a local server; werkzeug alone would leave
+  ``REMOTE_ADDR`` unset), to ``http://localhost``; pass ``environ_base={'REMOTE_ADDR': ...}``
+  or ``base_url='https://localhost'`` to vary them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import requests
+from werkzeug.test import Client, TestResponse
+
+from trylite.wsgi import app
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def from_localhost(application: WSGIApp) -> WSGIApp:
+    """*application*, called as a server on this machine calls it: ``REMOTE_ADDR`` is
+    ``127.0.0.1`` unless the request sets it."""
+    def local(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        environ.setdefault('REMOTE_ADDR', '127.0.0.1')
+        return application(environ, start_response)
+    return local
+
+
+def make_client(application: WSGIApp = app) -> Client:
+    """A test client of *application* (default ``trylite.wsgi.app``) keeping cookies."""
+    return Client(from_localhost(application))
+
+
+def json_of(response: TestResponse | requests.Response) -> Any:
+    """The JSON body of an in-process answer or of one over real HTTP (``requests``), for
+    assertions shared by both kinds of tests."""
+    return response.json() if isinstance(response, requests.Response) else response.json
