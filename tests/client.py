@@ -47,3 +47,16 @@ def json_of(response: TestResponse | requests.Response) -> Any:
     """The JSON body of an in-process answer or of one over real HTTP (``requests``), for
     assertions shared by both kinds of tests."""
     return response.json() if isinstance(response, requests.Response) else response.json
+
+
+def assert_json_error(response: TestResponse | requests.Response, status: int) -> dict[str, Any]:
+    """The JSON error body: integer status, string message, nothing from Python (of an
+    in-process answer, or of one over real HTTP)."""
+    assert response.status_code == status, response.text
+    assert response.headers['Content-Type'] == 'application/json'
+    body = json_of(response)
+    assert body['status'] == status
+    assert isinstance(body['message'], str) and body['message']
+    for leak in ('Traceback', 'SELECT', 'secret', 'Error(', 'File "'):
+        assert leak not in response.text
+    return body

@@ -7,9 +7,9 @@ import signal
 import subprocess
 import sys
 
+from tests.client import assert_json_error
 from tests.conftest import ROOT, free_port, wait_for
 from tests.helpers import bearer, create_user, validated_key
-from tests.test_wsgi import assert_json_error
 
 
 def test_serve_with_gunicorn_workers(db, start_server, http):

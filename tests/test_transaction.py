@@ -12,11 +12,10 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from tests.client import make_client
+from tests.client import assert_json_error, make_client
 from tests.core_routes import CALLS
 from tests.helpers import bearer, create_user, validated_key
 from tests.routes import Counter
-from tests.test_wsgi import assert_json_error
 from trylite.transaction import Transaction
 
 WRITERS = 16

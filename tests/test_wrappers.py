@@ -14,8 +14,8 @@ from werkzeug.serving import DechunkedInput
 from werkzeug.test import Client, EnvironBuilder, TestResponse
 from werkzeug.wrappers import Request
 
+from tests.client import assert_json_error
 from tests.core_routes import CALLS
-from tests.test_wsgi import assert_json_error
 from trylite import storage
 from trylite.pool import create_database
 from trylite.wrappers import set_max_request_size

@@ -86,7 +86,7 @@ def _pinned_sessions(base: str, workers: int = 2, attempts: int = 40
 
 def test_throttling_holds_across_worker_processes(db, start_server):
     create_user(db, 'alice')
-    base = start_server('-m', 'tests.test_throttle', workers=2,
+    base = start_server('-m', 'tests.auth.test_throttle', workers=2,
                         env={'TRYLITE_THROTTLE__MAX_FAILURES': '3'})
     key = validated_key(base, db, 'alice')
     pinned = _pinned_sessions(base)
