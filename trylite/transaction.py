@@ -8,24 +8,29 @@ and task has its own); it raises ``RuntimeError`` outside one. Transactions are 
         Transaction().session.add(...)
 
 It commits when the block ends normally and rolls back when it raises. ``atexit`` callbacks run
-after either, outside the transaction.
+after either, outside the transaction. :meth:`Transaction.run` runs a function in a transaction
+and re-runs it after a conflict: the one retry loop of trylite (``with_transaction`` and the
+data layer's calls use it).
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from . import storage
+from .exceptions import ConnectionLost, Duplicate, Retryable
 
 logger = logging.getLogger(__name__)
 
+R = TypeVar('R')
 _current: ContextVar[Transaction | None] = ContextVar('trylite.transaction', default=None)
 
 
@@ -86,6 +91,31 @@ class Transaction:
         finally:
             self._run_atexit()
 
+    @classmethod
+    def run(cls, database_name: str, user: int, func: Callable[[], R], *,
+            readonly: bool = False, context: dict[str, Any] | None = None,
+            timeout: float | None = None, retries: int = 0) -> R:
+        """``func()`` in a new transaction; re-run from the start after a conflict.
+
+        A read-write transaction that meets a serialization failure, a deadlock or a busy
+        database is re-run up to *retries* times (then the conflict is raised: 503); a unique
+        violation is re-run once (it may be a concurrent insert of the same key). Re-runs of
+        one database take turns (no livelock between them) and never sleep. A transaction
+        whose pooled connection turns out dead before COMMIT is re-run once on a new
+        connection, read-only or not.
+        """
+        for attempt in itertools.count():
+            try:
+                with cls.start(database_name, user, readonly=readonly, context=context,
+                               timeout=timeout, exclusive=attempt > 0):
+                    return func()
+            except Exception as exc:
+                if not _retry(exc, attempt, retries):
+                    raise
+                logger.info('re-running a transaction on %s after a conflict (%d)',
+                            database_name, attempt + 1)
+        raise AssertionError('unreachable')
+
     @contextmanager
     def _made_current(self) -> Iterator[None]:
         """Make this transaction current inside the block; close its session after."""
@@ -136,3 +166,12 @@ class Transaction:
                 func(*args, **kwargs)
             except Exception:
                 logger.exception('atexit callback %r of a transaction failed', func)
+
+
+def _retry(exc: Exception, attempt: int, retries: int) -> bool:
+    """Whether to re-run a transaction that raised *exc*."""
+    if isinstance(exc, ConnectionLost):
+        return attempt == 0 and not exc.during_commit
+    if isinstance(exc, Duplicate):
+        return attempt == 0 and retries > 0
+    return isinstance(exc, Retryable) and attempt < retries

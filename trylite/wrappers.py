@@ -18,13 +18,11 @@ The other three must stack as shown, each needing the one above it: ``app.route`
 from __future__ import annotations
 
 import functools
-import itertools
-import logging
 from collections.abc import Callable
 from typing import Any, Concatenate, Literal, ParamSpec, TypeVar, cast
 
 from .auth.keys import authenticate
-from .exceptions import AuthenticationFailed, ConnectionLost, Duplicate, Retryable
+from .exceptions import AuthenticationFailed
 from .pool import Pool
 from .settings import current
 from .transaction import Transaction
@@ -33,8 +31,6 @@ from .web.responses import Response, json_response
 
 __all__ = ['allow_null_origin', 'set_max_request_size', 'user_application', 'with_pool',
            'with_transaction']
-
-logger = logging.getLogger(__name__)
 
 P = ParamSpec('P')
 R = TypeVar('R')
@@ -117,34 +113,16 @@ def with_transaction(readonly: bool | None = None, user: int | Literal['request'
             ctx = {**(context or {}), '_request': {
                 'remote_addr': request.remote_addr, 'http_host': request.host,
                 'scheme': request.scheme, 'is_secure': request.is_secure}}
-            retries = 0 if ro else current().database.retry
             # The body is read (and kept) before the transaction starts: a client trickling
             # it holds no connection and, on SQLite, no write lock meanwhile.
             request.get_data(parse_form_data=True)
-            for attempt in itertools.count():
-                try:
-                    with Transaction.start(pool.database_name, uid, readonly=ro, context=ctx,
-                                           timeout=timeout, exclusive=attempt > 0):
-                        return func(request, pool, *args, **kwargs)
-                except Exception as exc:
-                    if not _retry(exc, attempt, retries):
-                        raise
-                    logger.info('retrying %s %s after a conflict (%d)',
-                                request.method, request.path, attempt + 1)
-            raise AssertionError('unreachable')
+            return Transaction.run(
+                pool.database_name, uid, lambda: func(request, pool, *args, **kwargs),
+                readonly=ro, context=ctx, timeout=timeout,
+                retries=0 if ro else current().database.retry)
         wrapper.with_transaction = True  # type: ignore[attr-defined]
         return _layer(wrapper, 'with_transaction')
     return decorator
-
-
-def _retry(exc: Exception, attempt: int, retries: int) -> bool:
-    """Whether to re-run a transaction that raised *exc* (once out of re-runs, *exc* itself
-    answers: 503 for a conflict)."""
-    if isinstance(exc, ConnectionLost):
-        return attempt == 0 and not exc.during_commit
-    if isinstance(exc, Duplicate):
-        return attempt == 0 and retries > 0
-    return isinstance(exc, Retryable) and attempt < retries
 
 
 def _bearer_token(request: Request) -> str | None:
