@@ -35,14 +35,16 @@ from typing import Any
 
 import pytest
 import requests
-from sqlalchemy import create_engine, delete, text
+from sqlalchemy import Connection, create_engine, delete, select, text
 from werkzeug.serving import make_server
 from werkzeug.test import Client
 
+import tests.data_models  # noqa: F401  (models of every field type)
 import tests.routes  # noqa: F401  (test routes and models)
 from tests.client import make_client
 from trylite import storage
-from trylite.pool import Pool, create_database
+from trylite.data.registry import bump
+from trylite.pool import Pool, create_database, metadata
 from trylite.settings import Settings, configure, current
 from trylite.storage import marker
 from trylite.wsgi import app
@@ -135,14 +137,31 @@ def session_database(backend_uri: str, base_settings: Settings) -> Iterator[str]
 @pytest.fixture
 def db(session_database: str, backend_uri: str, settings: Callable[..., Settings]
        ) -> Iterator[str]:
-    """A trylite database on the current backend, emptied after the test."""
+    """A trylite database on the current backend, emptied after the test (but for the data
+    made when it was created: the admin group, the models list, the default access rows)."""
     settings(database={'uri': backend_uri})
     yield session_database
-    engine = storage.backend().engine(session_database)
-    with engine.begin() as conn:
-        for table in reversed(Pool.tables()):
-            if table is not marker:
-                conn.execute(delete(table))
+    with storage.backend().transaction(session_database) as conn:
+        empty(conn)
+
+
+def empty(conn: Connection) -> None:
+    """Delete every row a test may have made; drop the models it made at run time."""
+    tables = metadata.tables
+    models, access, groups = (tables['ir_model'], tables['ir_model_access'],
+                              tables['res_group'])
+    for name in conn.execute(select(models.c.model).where(models.c.state == 'manual')).scalars().all():
+        conn.exec_driver_sql(f'DROP TABLE "{name.replace(".", "_")}"')
+    kept = {'ir_model': models.c.state == 'base',
+            'ir_model_fields': tables['ir_model_fields'].c.state == 'base',
+            'ir_model_access': access.c.name.like('everyone reads %'),
+            'res_group': groups.c.name == 'admin'}
+    registered = set(Pool.tables())
+    for table in reversed(metadata.sorted_tables):
+        if table in registered and table is not marker and table.name != 'ir_registry':
+            keep = kept.get(table.name)
+            conn.execute(delete(table) if keep is None else delete(table).where(~keep))
+    bump(conn)
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from werkzeug.test import Client
 
 from trylite.auth import keys
 from trylite.auth.persons import User
+from trylite.data.models import Group
 from trylite.cli import main
 from trylite.settings import configure, current
 from trylite.transaction import Transaction
@@ -28,6 +29,13 @@ def create_user(db: str, login: str, password: str = PASSWORD, active: bool = Tr
         transaction.session.add(user)
         transaction.session.flush()
         return user.id
+
+
+def add_to_group(db: str, user_id: int, group: str) -> None:
+    """Make the person *user_id* a member of *group* (created if need be)."""
+    with Transaction.start(db):
+        groups = Group.search([('name', '=', group)]) or Group.create({'name': group})
+        Group.write(groups, {'user_ids': [(4, user_id)]})
 
 
 def set_active(db: str, login: str, active: bool) -> None:
@@ -83,3 +91,20 @@ def invoke(*args: str, input: str | None = None, env: dict[str, str | None] | No
         return CliRunner().invoke(main, list(args), input=input, env=env)
     finally:
         configure(before)
+
+
+def pinned_sessions(base: str, workers: int = 2, attempts: int = 40
+                     ) -> dict[str, requests.Session]:
+    """One kept-alive connection per worker process, keyed by the worker's pid."""
+    pinned: dict[str, requests.Session] = {}
+    spare: list[requests.Session] = []
+    for _ in range(attempts):
+        session = requests.Session()
+        worker = session.get(f'{base}/test/pid', timeout=10).text
+        (spare if worker in pinned else []).append(session)
+        pinned.setdefault(worker, session)
+        if len(pinned) == workers:
+            break
+    for session in spare:
+        session.close()
+    return pinned

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 from sqlalchemy import String, select, text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from trylite.data import dispatch
 from trylite.exceptions import UserError
 from trylite.model import Model
 from trylite.pool import Pool
@@ -185,3 +187,19 @@ def slow(request, pool, seconds):
 def users(request, pool):
     User = pool.get('res.user')
     return [u.login for u in Transaction().session.scalars(select(User).order_by(User.login))]
+
+
+@app.route('/test/pid', methods=['GET'])
+def pid(request):
+    """The id of the worker process answering (lets a test pin connections to workers)."""
+    return str(os.getpid())
+
+
+@app.route('/<database_name>/test/call/<model>/<method>', methods=['POST'])
+@with_pool
+def call(request, pool, model, method):
+    """A data-layer call as the system: ``{"args": [...], "kwargs": {...}}`` → the result."""
+    body = request.get_json_object(optional=('args', 'kwargs'),
+                                   types={'args': list, 'kwargs': dict})
+    return dispatch.execute(pool.database_name, 0, model, method, body.get('args', []),
+                            body.get('kwargs', {}))

@@ -20,7 +20,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ('base', ('trylite', 'trylite.exceptions', 'trylite.settings', 'trylite.json',
               'trylite.converters', 'trylite.formatting')),
     ('storage', ('trylite.storage',)),
-    ('orm', ('trylite.model', 'trylite.pool', 'trylite.transaction')),
+    ('orm', ('trylite.pool', 'trylite.transaction')),
+    ('data', ('trylite.model', 'trylite.data')),
     ('auth', ('trylite.auth',)),
     ('web', ('trylite.web',)),
     ('wrappers', ('trylite.wrappers',)),
@@ -29,9 +30,9 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ('entry', ('trylite.server', 'trylite.cli', 'trylite.__main__')),
 ]
 #: Layers of the same height, which must not import each other.
-SIDE_BY_SIDE = {frozenset({'auth', 'web'})}
-RANK = {'base': 0, 'storage': 1, 'orm': 2, 'auth': 3, 'web': 3, 'wrappers': 4,
-        'features': 5, 'app': 6, 'entry': 7}
+SIDE_BY_SIDE = {frozenset({'auth', 'web'}), frozenset({'data', 'web'})}
+RANK = {'base': 0, 'storage': 1, 'orm': 2, 'data': 3, 'auth': 4, 'web': 4, 'wrappers': 5,
+        'features': 6, 'app': 7, 'entry': 8}
 
 
 def modules() -> dict[str, Path]:

@@ -12,6 +12,10 @@ exception                  answer
 :class:`AuthenticationFailed`  401 with the one ``WWW-Authenticate`` challenge
 :class:`Throttled`         429 with ``Retry-After``
 :class:`DatabaseNotFound`  404
+:class:`AccessError`       403 naming the model and operation (never the rows)
+:class:`ModelNotFound`     404
+:class:`MethodNotFound`    404
+:class:`BadArguments`      422
 :class:`Retryable`         503 with ``Retry-After`` (once ``with_transaction`` is out of re-runs)
 :class:`Unavailable`       503 with ``Retry-After``
 :class:`StatementTimeout`  504
@@ -84,6 +88,23 @@ class Throttled(TryliteError):
         super().__init__(description)
         self.retry_after = retry_after
         self.description = description
+
+
+class AccessError(TryliteError):
+    """The current person may not do this (a model's access, a record rule, a field's groups,
+    a key's scope). The message names the model and the operation, never the rows."""
+
+
+class ModelNotFound(TryliteError):
+    """No model of that name is reachable."""
+
+
+class MethodNotFound(TryliteError):
+    """The model has no public method of that name."""
+
+
+class BadArguments(TryliteError):
+    """The arguments of a call do not fit the method (or ids went to a model-level method)."""
 
 
 # -- storage ---------------------------------------------------------------------------------

@@ -135,6 +135,16 @@ class UserApplicationSettings:
     key_lifetime: int = option(0, 'Seconds a validated key lives; 0 means until revoked.')
 
 
+@dataclass(frozen=True, slots=True)
+class ApiSettings:
+    max_limit: int = option(
+        1000, 'Most records one search or list answers (a larger or missing limit is cut '
+        'to this; never "0 means everything").')
+    key_max_days: int = option(
+        90, 'Longest life of a personal API key, in days (administrators may make keys that '
+        'do not expire).')
+
+
 class Option(NamedTuple):
     """One documented option: where it lives, its default as written in a file, its meaning."""
 
@@ -155,6 +165,7 @@ class Settings:
     session: SessionSettings = field(default_factory=SessionSettings)
     throttle: ThrottleSettings = field(default_factory=ThrottleSettings)
     user_application: UserApplicationSettings = field(default_factory=UserApplicationSettings)
+    api: ApiSettings = field(default_factory=ApiSettings)
     #: The INI file the settings were read from, if any.
     path: str | None = None
 

@@ -50,8 +50,15 @@ class Transaction:
     readonly: bool
     connection: Connection
     backend: storage.Backend
+    #: Per-transaction memo of what the code derived from the database (cleared at the end).
+    cache: dict[str, Any]
     _session: Session | None
     _atexit: list[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]]
+
+    @staticmethod
+    def active() -> Transaction | None:
+        """The current transaction, or ``None`` outside one."""
+        return _current.get()
 
     def __new__(cls) -> Transaction:
         current = _current.get()
@@ -81,6 +88,7 @@ class Transaction:
         self.readonly = readonly
         self._session = None
         self._atexit = []
+        self.cache = {}
         try:
             with (self.backend.transaction(
                       database_name, readonly, timeout, exclusive) as self.connection,

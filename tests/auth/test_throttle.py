@@ -1,29 +1,19 @@
 """Throttling: failures counted in the database, 429 with Retry-After, across worker processes.
 
-``trylite serve --module tests.test_throttle`` also serves ``/test/pid`` (this module's route), so
-the cross-process test can pin one kept-alive connection to each of two workers.
+The cross-process test pins one kept-alive connection to each of two gunicorn workers.
 """
 
 from __future__ import annotations
 
-import os
 import time
 
 import pytest
-import requests
 from sqlalchemy import select, update
 
-from tests.helpers import bearer, create_user, validated_key
+from tests.helpers import bearer, create_user, pinned_sessions, validated_key
 from trylite.auth import throttle
 from trylite.exceptions import Throttled
 from trylite.transaction import Transaction
-from trylite.wsgi import app
-
-
-@app.route('/test/pid', methods=['GET'])
-def pid(request):
-    """The id of the worker process answering (lets a test pin connections to workers)."""
-    return str(os.getpid())
 
 
 def count(db: str, subject: str) -> int | None:
@@ -67,29 +57,12 @@ def test_window_ends(db, monkeypatch, settings):
     assert count(db, subjects[0]) == 1
 
 
-def _pinned_sessions(base: str, workers: int = 2, attempts: int = 40
-                     ) -> dict[str, requests.Session]:
-    """One kept-alive connection per worker process, keyed by the worker's pid."""
-    pinned: dict[str, requests.Session] = {}
-    spare: list[requests.Session] = []
-    for _ in range(attempts):
-        session = requests.Session()
-        worker = session.get(f'{base}/test/pid', timeout=10).text
-        (spare if worker in pinned else []).append(session)
-        pinned.setdefault(worker, session)
-        if len(pinned) == workers:
-            break
-    for session in spare:
-        session.close()
-    return pinned
-
-
 def test_throttling_holds_across_worker_processes(db, start_server):
     create_user(db, 'alice')
-    base = start_server('-m', 'tests.auth.test_throttle', workers=2,
+    base = start_server(workers=2,
                         env={'TRYLITE_THROTTLE__MAX_FAILURES': '3'})
     key = validated_key(base, db, 'alice')
-    pinned = _pinned_sessions(base)
+    pinned = pinned_sessions(base)
     assert len(pinned) == 2, 'could not reach both workers'
     (pid_a, a), (pid_b, b) = pinned.items()
     whoami = f'{base}/{db}/acme/whoami'

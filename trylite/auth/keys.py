@@ -59,7 +59,7 @@ class UserApplication(Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     public_id: Mapped[str] = mapped_column(String(12), unique=True)
-    secret_hash: Mapped[str] = mapped_column(String(64))
+    secret_hash: Mapped[str] = mapped_column(String(64), info={'secret': True})
     user_id: Mapped[int] = mapped_column(ForeignKey('res_user.id', ondelete='CASCADE'))
     application: Mapped[str] = mapped_column(String(100))
     state: Mapped[str] = mapped_column(String(16), default=REQUESTED)

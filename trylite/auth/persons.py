@@ -11,8 +11,9 @@ import contextlib
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import String, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
+from ..data.models import Group, membership
 from ..exceptions import UserError
 from ..model import Model
 from ..pool import Pool
@@ -35,8 +36,11 @@ class User(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     login: Mapped[str] = mapped_column(String(100), unique=True)
     name: Mapped[str] = mapped_column(String(200), default='')
-    password_hash: Mapped[str | None] = mapped_column(String(200), default=None)
+    password_hash: Mapped[str | None] = mapped_column(String(200), default=None,
+                                                      info={'secret': True})
     active: Mapped[bool] = mapped_column(default=True)
+    group_ids: Mapped[list[Group]] = relationship(
+        secondary=membership, back_populates='user_ids', info={'string': 'Groups'})
 
     def __repr__(self) -> str:
         return f'<User {self.id} {self.login!r}>'

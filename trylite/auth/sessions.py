@@ -29,7 +29,7 @@ class UserSession(Model):
     __tablename__ = 'res_user_session'
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, info={'secret': True})
     user_id: Mapped[int] = mapped_column(
         ForeignKey('res_user.id', ondelete='CASCADE'), index=True)
     created: Mapped[datetime.datetime] = mapped_column(default=utcnow)

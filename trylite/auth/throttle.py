@@ -22,15 +22,14 @@ from sqlalchemy import Column, Connection, Float, Integer, String, Table, case, 
 
 from .. import storage
 from ..exceptions import Throttled
-from ..model import Model
-from ..pool import Pool
+from ..pool import Pool, metadata
 from ..settings import current
 from ..transaction import Transaction
 
 __all__ = ['check', 'failure', 'retry_after', 'subjects', 'table']
 
 table = Table(
-    'trylite_throttle', Model.metadata,
+    'trylite_throttle', metadata,
     Column('subject', String(300), primary_key=True),
     Column('failures', Integer, nullable=False),
     Column('window_end', Float, nullable=False, index=True),

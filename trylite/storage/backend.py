@@ -29,6 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.schema import CreateColumn
 
 from ..exceptions import (
     DatabaseError,
@@ -244,6 +245,22 @@ class Backend:
 
     def end(self, conn: Connection, timeout: float | None) -> None:
         """Undo what :meth:`begin` set on the connection for this transaction only."""
+
+    # -- schema changes at run time -------------------------------------------------------------
+    def add_column(self, conn: Connection, table: str, column: Column[Any]) -> None:
+        """Add *column* (a SQLAlchemy column, not bound to a table) to the table *table*."""
+        quote = conn.dialect.identifier_preparer.quote
+        definition = CreateColumn(column).compile(dialect=conn.dialect)
+        conn.exec_driver_sql(f'ALTER TABLE {quote(table)} ADD COLUMN {definition}')
+
+    def drop_column(self, conn: Connection, table: str, column: str) -> None:
+        """Remove the column *column* of the table *table*, and its values."""
+        quote = conn.dialect.identifier_preparer.quote
+        conn.exec_driver_sql(f'ALTER TABLE {quote(table)} DROP COLUMN {quote(column)}')
+
+    def drop_table(self, conn: Connection, table: str) -> None:
+        """Remove the table *table* and its rows."""
+        conn.exec_driver_sql(f'DROP TABLE {conn.dialect.identifier_preparer.quote(table)}')
 
     def lock_for_write(self, conn: Connection, table: Table) -> None:
         """Make concurrent writers of *table* wait for this transaction, before its snapshot

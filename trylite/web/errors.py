@@ -19,11 +19,15 @@ from typing import Any, TypeVar
 from werkzeug.exceptions import HTTPException
 
 from ..exceptions import (
+    AccessError,
     AuthenticationFailed,
+    BadArguments,
     ConstraintViolation,
     DatabaseNotFound,
     Duplicate,
     FieldError,
+    MethodNotFound,
+    ModelNotFound,
     ReadOnlyViolation,
     Retryable,
     StatementTimeout,
@@ -98,6 +102,10 @@ DEFAULT_HANDLERS: dict[type[BaseException], ExceptionHandler] = {
     Throttled: lambda exc: Problem(
         429, 'Too Many Requests', exc.description, (('Retry-After', str(exc.retry_after)),)),
     DatabaseNotFound: lambda exc: Problem(404, 'Not Found'),
+    AccessError: lambda exc: Problem(403, 'Forbidden', str(exc)),
+    ModelNotFound: lambda exc: Problem(404, 'Not Found', str(exc)),
+    MethodNotFound: lambda exc: Problem(404, 'Not Found', str(exc)),
+    BadArguments: lambda exc: Problem(422, 'Unprocessable Entity', str(exc)),
     Retryable: _busy('The database is busy; try again shortly.'),
     Unavailable: _busy('The database is busy or unreachable; try again shortly.'),
     StatementTimeout: lambda exc: Problem(
