@@ -150,7 +150,8 @@ def empty(conn: Connection) -> None:
     tables = metadata.tables
     models, access, groups = (tables['ir_model'], tables['ir_model_access'],
                               tables['res_group'])
-    for name in conn.execute(select(models.c.model).where(models.c.state == 'manual')).scalars().all():
+    manual = select(models.c.model).where(models.c.state == 'manual')
+    for name in conn.execute(manual).scalars().all():
         conn.exec_driver_sql(f'DROP TABLE "{name.replace(".", "_")}"')
     kept = {'ir_model': models.c.state == 'base',
             'ir_model_fields': tables['ir_model_fields'].c.state == 'base',

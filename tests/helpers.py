@@ -13,8 +13,8 @@ from werkzeug.test import Client
 
 from trylite.auth import keys
 from trylite.auth.persons import User
-from trylite.data.models import Group
 from trylite.cli import main
+from trylite.data.models import Group
 from trylite.settings import configure, current
 from trylite.transaction import Transaction
 

@@ -83,7 +83,9 @@ class Model(DeclarativeBase):
     def display_name(self) -> str:
         """The record's name field (``_rec_name``, else ``name``), else ``model,id``."""
         name = getattr(self, getattr(type(self), '_rec_name', None) or 'name', None)
-        return str(name) if name not in (None, '') else f'{self.__model__},{self.id}'
+        if name in (None, ''):
+            return f'{self.__model__},{getattr(self, "id", "")}'
+        return str(name)
 
     # -- the generic record methods -----------------------------------------------------------
     @classmethod

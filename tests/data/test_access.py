@@ -187,9 +187,8 @@ def test_everyone_reads_the_models_list(db, people):
 
 def test_membership_changes_apply_at_once(db, people):
     grant(db, 'test.partner', 'sales', read=True)
-    with as_user(db, people['bob']):
-        with pytest.raises(AccessError):
-            Partner.search([])
+    with as_user(db, people['bob']), pytest.raises(AccessError):
+        Partner.search([])
     add_to_group(db, people['bob'], 'sales')
     with as_user(db, people['bob']):
         assert Partner.search([])

@@ -104,7 +104,7 @@ def test_scopes(db, partners):
         execute(db, 0, 'test.tag', 'create', [{'name': 't'}], scope=lines_only)
     with pytest.raises(AccessError, match='may not reach'):
         execute(db, 0, 'test.country', 'search', [[]], scope=lines_only)
-    assert FULL == Scope()
+    assert Scope() == FULL
 
 
 def test_a_call_is_one_transaction_as_its_person(db, partners):

@@ -22,10 +22,9 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from sqlalchemy import ColumnElement, and_, false, not_, or_, select, true
-from sqlalchemy.sql.expression import ColumnOperators
 
 from ..exceptions import UserError
 from .fields import MAX_INTEGER, Field, parse_date, parse_datetime
@@ -121,7 +120,7 @@ def _flat(operator: str, node: tuple[str, list[Any], int]) -> list[Any]:
 def _build(node: tuple[str, list[Any], int]) -> ColumnElement[bool]:
     kind, children, _depth = node
     if kind == 'leaf':
-        return children[0]  # type: ignore[no-any-return]
+        return cast(ColumnElement[bool], children[0])
     built = [_build(child) for child in children]
     if kind == '!':
         return not_(built[0])
@@ -163,21 +162,20 @@ def _leaf(term: Sequence[Any], info: ModelInfo, resolver: Resolver) -> ColumnEle
     return _compare(field, field.column, operator, value)
 
 
-def _compare(field: Field, column: ColumnOperators, operator: str, value: Any
-             ) -> ColumnElement[bool]:
+def _compare(field: Field, column: Any, operator: str, value: Any) -> ColumnElement[bool]:
     """``column <operator> value`` for a stored field, with Odoo's meaning of ``False``."""
     if operator in _NEGATIVE:
         positive = _compare(field, column, _NEGATIVE[operator], value)
         if value is False or value is None or operator in ('not in',) and (
                 False in _values(value) or None in _values(value)):
             return not_(positive)
-        return or_(not_(positive), column.is_(None))  # type: ignore[attr-defined]
+        return or_(not_(positive), column.is_(None))
     if operator == '=':
         if value is False or value is None:
             if field.type == 'boolean':
-                return or_(column == false(), column.is_(None))  # type: ignore[attr-defined]
-            return column.is_(None)  # type: ignore[attr-defined,no-any-return]
-        return column == _value(field, value)  # type: ignore[return-value]
+                return or_(column == false(), column.is_(None))
+            return cast(ColumnElement[bool], column.is_(None))
+        return cast(ColumnElement[bool], column == _value(field, value))
     if operator == 'in':
         values = _values(value)
         unset = [v for v in values if v is False or v is None]
@@ -185,7 +183,7 @@ def _compare(field: Field, column: ColumnOperators, operator: str, value: Any
             unset = [v for v in values if v is None]
         wanted = [_value(field, v) for v in values if not any(v is u for u in unset)]
         condition = column.in_(wanted)
-        return or_(condition, column.is_(None)) if unset else condition  # type: ignore[attr-defined]
+        return or_(condition, column.is_(None)) if unset else condition
     if operator in ('like', 'ilike', '=like', '=ilike'):
         if not isinstance(value, str):
             raise _bad(f'{operator} needs text, not {_shown(value)}.')
@@ -193,14 +191,14 @@ def _compare(field: Field, column: ColumnOperators, operator: str, value: Any
             raise _bad(f'{operator} works on text fields, not {field.name!r}.')
         pattern = value if operator.startswith('=') else f'%{value}%'
         if operator.endswith('ilike'):
-            return column.ilike(pattern)  # type: ignore[no-any-return]
-        return column.like(pattern)  # type: ignore[no-any-return]
+            return cast(ColumnElement[bool], column.ilike(pattern))
+        return cast(ColumnElement[bool], column.like(pattern))
     if value is False or value is None:
         raise _bad(f'{operator} needs a value, not {value!r}.')
     converted = _value(field, value)
     comparisons = {'<': column.__lt__, '>': column.__gt__, '<=': column.__le__,
                    '>=': column.__ge__}
-    return comparisons[operator](converted)  # type: ignore[no-any-return]
+    return cast(ColumnElement[bool], comparisons[operator](converted))
 
 
 def _values(value: Any) -> list[Any]:

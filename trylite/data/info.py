@@ -47,7 +47,7 @@ class ModelInfo:
 
     @property
     def id(self) -> Column[Any]:
-        return self.table.c.id  # type: ignore[no-any-return]
+        return self.table.c.id
 
     def field(self, name: str) -> Field:
         """The field *name*; :class:`UserError` naming it when there is none."""
@@ -87,9 +87,9 @@ def info_of_class(cls: type[Any], name: str, models_by_table: Mapping[str, str])
         if rel.secondary is not None:
             fields[rel.key] = Field(
                 rel.key, 'many2many', label, rel.info.get('help', ''), relation=target,
-                link=rel.secondary,  # type: ignore[arg-type]
+                link=rel.secondary,
                 link_local=rel.synchronize_pairs[0][1],
-                link_remote=rel.secondary_synchronize_pairs[0][1],  # type: ignore[index]
+                link_remote=rel.secondary_synchronize_pairs[0][1],
                 groups=frozenset(rel.info.get('groups', ())))
         elif rel.direction is RelationshipDirection.ONETOMANY:
             remote = rel.synchronize_pairs[0][1]

@@ -16,7 +16,7 @@ sees it before its next request on the database.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     Column,
@@ -163,9 +163,9 @@ def _only_manual(cls: type[Any], ids: Any) -> list[str]:
     """The names of the custom models *ids*; :class:`UserError` for a code model."""
     rows = current_env().execute(select(cls.model, cls.state).where(cls.id.in_(
         ids if isinstance(ids, list | tuple) else [ids]))).all()
-    if any(state != 'manual' for _name, state in rows):
+    if any(row.state != 'manual' for row in rows):
         raise UserError('Invalid change', 'Models defined in code cannot be changed this way.')
-    return [name for name, _state in rows]
+    return [row.model for row in rows]
 
 
 class IrModelFields(_RegistryModel):
@@ -200,7 +200,7 @@ class IrModelFields(_RegistryModel):
         """Add custom fields (``x_…``) to custom models, and their columns."""
         items = [vals_list] if isinstance(vals_list, dict) else list(vals_list)
         env = current_env()
-        models_table = IrModel.__table__
+        models_table = _table(IrModel)
         added = []
         for vals in items:
             if not isinstance(vals, dict):
@@ -261,9 +261,9 @@ class IrModelFields(_RegistryModel):
 def _only_manual_fields(cls: type[Any], ids: Any) -> list[tuple[str, str]]:
     rows = current_env().execute(select(cls.model, cls.name, cls.state).where(cls.id.in_(
         ids if isinstance(ids, list | tuple) else [ids]))).all()
-    if any(state != 'manual' for _model, _name, state in rows):
+    if any(row.state != 'manual' for row in rows):
         raise UserError('Invalid change', 'Fields defined in code cannot be changed this way.')
-    return [(model, name) for model, name, _state in rows]
+    return [(row.model, row.name) for row in rows]
 
 
 class IrModelAccess(_RegistryModel):
@@ -313,13 +313,17 @@ Pool.register(Group, IrModel, IrModelFields, IrModelAccess, IrRule, module='ir')
 READABLE_BY_EVERYONE = ('ir.model', 'ir.model.fields', 'res.group', 'res.user')
 
 
+def _table(model: type[Model]) -> Table:
+    return cast(Table, model.__table__)
+
+
 def setup(conn: Connection) -> None:
     """A database's own data: the admin group, an ``ir.model`` row (and its fields) per code
     model, and the access rows letting everyone read :data:`READABLE_BY_EVERYONE`."""
-    groups = Group.__table__
+    groups = _table(Group)
     if conn.execute(select(groups.c.id).where(groups.c.name == ADMIN_GROUP)).first() is None:
         conn.execute(insert(groups).values(name=ADMIN_GROUP, comment='Every right.'))
-    models, fields = IrModel.__table__, IrModelFields.__table__
+    models, fields = _table(IrModel), _table(IrModelFields)
     code = registry.code_models()
     known = dict(conn.execute(select(models.c.model, models.c.id)
                               .where(models.c.state == 'base')).all())
@@ -343,7 +347,7 @@ def setup(conn: Connection) -> None:
              'size': f.size, 'selection': repr([list(s) for s in f.selection])
              if f.selection else None}
             for f in info.fields.values() if not f.secret])
-    access = IrModelAccess.__table__
+    access = _table(IrModelAccess)
     ids = dict(conn.execute(select(models.c.model, models.c.id)).all())
     for name in READABLE_BY_EVERYONE:
         label = f'everyone reads {name}'

@@ -16,8 +16,8 @@ tuples::
 (a plain list of ids is ``(6, 0, ids)``). ``limit`` is cut to ``[api] max_limit``; ``order``
 is ``"name desc, id"`` on stored fields. On a model with a boolean ``active`` field, searches
 leave inactive records out unless the domain names ``active`` or the context has
-``active_test: False`` (Odoo's and Tryton's habit). Every record carries ``create_uid``, ``create_date``,
-``write_uid`` and ``write_date``, set here.
+``active_test: False`` (Odoo's and Tryton's habit). Every record carries ``create_uid``,
+``create_date``, ``write_uid`` and ``write_date``, set here.
 """
 
 from __future__ import annotations
@@ -169,7 +169,8 @@ def display_names(env: Env, info: ModelInfo, ids: Iterable[int]) -> dict[int, st
         return {i: f'{info.name},{i}' for i in ids}
     column = info.fields[info.rec_name].column
     assert column is not None
-    found = dict(env.execute(select(info.id, column).where(info.id.in_(ids))).all())
+    rows: Any = env.execute(select(info.id, column).where(info.id.in_(ids)))
+    found: dict[int, Any] = {row[0]: row[1] for row in rows}
     return {i: _name(info, i, found.get(i)) for i in ids}
 
 
@@ -254,8 +255,9 @@ def _linked(env: Env, info: ModelInfo, field: Field, ids: list[int]) -> dict[int
         statement = select(field.link_local, field.link_remote).where(
             field.link_local.in_(ids)).order_by(field.link_remote)
     linked: dict[int, list[int]] = {}
-    for owner, related in env.execute(statement):
-        linked.setdefault(owner, []).append(related)
+    rows: Any = env.execute(statement)
+    for row in rows:
+        linked.setdefault(row[0], []).append(row[1])
     return linked
 
 

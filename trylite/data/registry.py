@@ -182,7 +182,7 @@ def _runtime_models(conn: Connection, code: dict[str, ModelInfo]) -> dict[str, M
     own = MetaData()
     infos = {}
     for row in rows:
-        columns = [Column('id', Integer, primary_key=True),
+        columns: list[Column[Any]] = [Column('id', Integer, primary_key=True),
                    Column('create_uid', Integer), Column('create_date', UTCDateTime),
                    Column('write_uid', Integer), Column('write_date', UTCDateTime)]
         declared = [f for f in field_rows if f.model_id == row.id]

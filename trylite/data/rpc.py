@@ -49,7 +49,7 @@ def rpc(func: Any = None, /, *, readonly: bool = False, model: bool = False) -> 
     """Mark a model method as callable from outside (see the module doc)."""
     def mark(target: Any) -> Any:
         inner = target.__func__ if isinstance(target, classmethod) else target
-        inner.__rpc__ = RPC(readonly=readonly, model=model)
+        setattr(inner, '__rpc__', RPC(readonly=readonly, model=model))  # noqa: B010
         return target
     return mark(func) if func is not None else mark
 
