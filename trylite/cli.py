@@ -18,8 +18,10 @@ from sqlalchemy.orm import Session
 
 from . import __version__, server, storage
 from . import json as json_module
+from .auth import apikeys
 from .auth.keys import ACTIONS, keys_of
-from .auth.persons import User
+from .auth.persons import User, make_admin
+from .auth.tokens import PERSONAL_PREFIX, parse_key
 from .exceptions import Duplicate, TryliteError, UserError
 from .formatting import when
 from .pool import create_database, update_database
@@ -168,7 +170,9 @@ def _user(session: Session, login: str) -> User:
 @click.argument('login')
 @click.option('--name', default='', help='Display name.')
 @click.option('--password-stdin', is_flag=True, help='Read the password from standard input.')
-def user_create(database_name: str, login: str, name: str, password_stdin: bool) -> None:
+@click.option('--admin', is_flag=True, help='Make LOGIN a member of the admin group.')
+def user_create(database_name: str, login: str, name: str, password_stdin: bool,
+                admin: bool) -> None:
     """Create the person LOGIN (asks for a password on a terminal)."""
     password = _read_password(password_stdin)
     try:
@@ -176,6 +180,8 @@ def user_create(database_name: str, login: str, name: str, password_stdin: bool)
             new = User(login=login, name=name or login, active=True)
             if password:
                 new.set_password(password)
+            if admin:
+                make_admin(session, new)
             session.add(new)
             session.flush()
     except Duplicate:
@@ -259,6 +265,56 @@ def _key_command(action: str) -> None:
 
 for _action in ACTIONS:
     _key_command(_action)
+
+
+# -- apikey ---------------------------------------------------------------------------------
+@main.group()
+def apikey() -> None:
+    """Make, list and revoke personal API keys."""
+
+
+@apikey.command('create')
+@database_option
+@click.argument('login')
+@click.option('--name', required=True, help='What the key is for.')
+@click.option('--scope', type=click.Choice(apikeys.SCOPES), default='rpc', show_default=True,
+              help='rpc: read and write; read: read only.')
+@click.option('--days', type=int, help='Days until it expires (required unless LOGIN is an '
+              'administrator; at most [api] key_max_days).')
+def apikey_create(database_name: str, login: str, name: str, scope: str,
+                  days: int | None) -> None:
+    """Make a key for LOGIN and print it (once), then its Frappe-style token line."""
+    with _transaction(database_name) as session:
+        value = apikeys.create_key(session, _user(session, login), name, scope, days)
+    parsed = parse_key(value, PERSONAL_PREFIX)
+    assert parsed is not None
+    click.echo(value)
+    click.echo(f'token {parsed.public_id}:{parsed.secret}')
+
+
+@apikey.command('list')
+@database_option
+@click.option('--user', 'login', help='Only the keys of LOGIN.')
+def apikey_list(database_name: str, login: str | None) -> None:
+    """List personal keys: public id, person, name, scope, created, last used, expires."""
+    with _transaction(database_name) as session:
+        user_id = _user(session, login).id if login else None
+        logins: dict[int, str] = {row.id: row.login for row in session.execute(
+            select(User.id, User.login))}
+        for key in apikeys.keys_of(session, user_id):
+            click.echo('\t'.join([key.public_id, logins.get(key.user_id, '-'), key.name,
+                                  key.scope, when(key.created), when(key.last_used),
+                                  when(key.expires) if key.expires else 'never']))
+
+
+@apikey.command('revoke')
+@database_option
+@click.argument('public_id', metavar='ID')
+def apikey_revoke(database_name: str, public_id: str) -> None:
+    """Revoke (delete) the personal key whose public id is ID."""
+    with _transaction(database_name) as session:
+        apikeys.revoke(session, public_id)
+    click.echo(f'Revoked key {public_id}.')
 
 
 # -- demo ----------------------------------------------------------------------------------

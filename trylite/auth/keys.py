@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import datetime
 import re
-from collections.abc import Callable
-from typing import NamedTuple, cast
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import ForeignKey, Index, String, Table, bindparam, delete, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from ..data.dispatch import Scope
 from ..exceptions import AuthenticationFailed, Retryable, UserError
 from ..model import Model, utcnow
 from ..pool import Pool
@@ -28,26 +29,42 @@ from .persons import User
 from .tokens import new_key, parse_key, secret_matches
 
 __all__ = ['ACTIONS', 'CANCELLED', 'REQUESTED', 'VALIDATED', 'KeyAction', 'NoSuchKey',
-           'UserApplication', 'applications', 'authenticate', 'cancel', 'delete_key', 'keys_of',
-           'register_application', 'remove', 'request_key', 'validate']
+           'UserApplication', 'application_scope', 'applications', 'authenticate', 'cancel',
+           'delete_key', 'keys_of', 'record_use', 'register_application', 'remove',
+           'request_key', 'validate']
 
 REQUESTED, VALIDATED, CANCELLED = 'requested', 'validated', 'cancelled'
 #: How often ``last_used`` is written for one key, at most.
 LAST_USED_PRECISION = datetime.timedelta(minutes=1)
 
 _applications: dict[str, str] = {}
+_scopes: dict[str, Scope] = {}
 
 
-def register_application(name: str, description: str = '') -> None:
-    """Declare the user application *name*; keys are only handed out for declared names."""
+def register_application(name: str, description: str = '',
+                         scopes: Mapping[str, str] | None = None) -> None:
+    """Declare the user application *name*; keys are only handed out for declared names.
+
+    *scopes* declares the data it needs — ``{'timesheet.line': 'rw', 'timesheet.work': 'r'}``
+    — so that its keys reach those models through the data layer (under the person's access
+    rights); without *scopes*, its keys reach no model there.
+    """
     if not re.fullmatch(r'[A-Za-z0-9_.-]{1,100}', name):
         raise ValueError(f'invalid application name {name!r}')
+    if scopes is not None and any(v not in ('r', 'rw') for v in scopes.values()):
+        raise ValueError("an application's scopes are 'r' or 'rw' per model")
     _applications[name] = description or name
+    _scopes[name] = Scope(models=dict(scopes or {}))
 
 
 def applications() -> dict[str, str]:
     """Declared application names and their descriptions."""
     return dict(_applications)
+
+
+def application_scope(name: str) -> Scope:
+    """What the keys of the application *name* may reach through the data layer."""
+    return _scopes.get(name, Scope(models={}))
 
 
 class UserApplication(Model):
@@ -90,12 +107,6 @@ _key_query = (
     .join(User, User.id == UserApplication.user_id)
     .where(UserApplication.public_id == bindparam('public_id'),
            UserApplication.application == bindparam('application')))
-# Conditional, so concurrent requests of one key write ``last_used`` once a minute at most.
-_touch = (update(UserApplication)
-          .where(UserApplication.id == bindparam('key_id'),
-                 or_(UserApplication.last_used.is_(None),
-                     UserApplication.last_used <= bindparam('stale')))
-          .values(last_used=bindparam('now')))
 
 
 def authenticate(token: str | None, application: str, remote_addr: str | None) -> User:
@@ -127,16 +138,24 @@ def authenticate(token: str | None, application: str, remote_addr: str | None) -
     # The session's identity map holds objects weakly: keep the person for the handler.
     transaction.session.info['trylite.user'] = row.User
     if row.last_used is None or now - row.last_used >= LAST_USED_PRECISION:
-        transaction.atexit(_write_last_used, transaction.database_name, row.id, now)
+        transaction.atexit(record_use, transaction.database_name, UserApplication, row.id, now)
     user: User = row.User
     return user
 
 
-def _write_last_used(database_name: str, key_id: int, now: datetime.datetime) -> None:
+def record_use(database_name: str, model: type[Any], key_id: int, now: datetime.datetime
+               ) -> None:
+    """Write *now* as the ``last_used`` of the key *key_id* of *model* — unless it was
+    written less than :data:`LAST_USED_PRECISION` ago (concurrent requests of one key write it
+    once), in a transaction of its own, after the request's."""
+    table = model.__table__
+    touch = (update(table)
+             .where(table.c.id == key_id, or_(table.c.last_used.is_(None),
+                                              table.c.last_used <= now - LAST_USED_PRECISION))
+             .values(last_used=now))
     try:
         with Transaction.start(database_name, 0) as transaction:
-            transaction.connection.execute(
-                _touch, {'key_id': key_id, 'now': now, 'stale': now - LAST_USED_PRECISION})
+            transaction.connection.execute(touch)
     except Retryable:  # a concurrent request wrote it: fine
         pass
 

@@ -13,12 +13,13 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
+from ..data.access import ADMIN_GROUP
 from ..data.models import Group, membership
 from ..exceptions import UserError
 from ..model import Model
 from ..pool import Pool
 
-__all__ = ['MIN_PASSWORD_LENGTH', 'User', 'authenticate']
+__all__ = ['MIN_PASSWORD_LENGTH', 'User', 'authenticate', 'make_admin']
 
 _hasher = PasswordHasher()
 #: A hash checked when the login is unknown, so both cases cost the same time.
@@ -73,6 +74,13 @@ def authenticate(session: Session, login: str, password: str) -> User | None:
             _hasher.verify(_DUMMY_HASH, password)
         return None
     return user if user.check_password(password) else None
+
+
+def make_admin(session: Session, user: User) -> None:
+    """Make *user* a member of the admin group (every right)."""
+    admin = session.scalars(select(Group).where(Group.name == ADMIN_GROUP)).one()
+    if admin not in user.group_ids:
+        user.group_ids.append(admin)
 
 
 Pool.register(User, module='res')

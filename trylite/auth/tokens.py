@@ -1,8 +1,9 @@
 """The one token module: how keys and session tokens look, are made, stored and checked.
 
-A key is ``trylite_<public id>_<secret><checksum>``:
+A key is ``<prefix>_<public id>_<secret><checksum>``:
 
-* ``trylite_`` — a prefix that leaked-secret scanners can look for;
+* the prefix says the kind of key, and leaked-secret scanners can look for it: ``trylite``
+  for user-application keys, ``trylitepk`` for personal API keys;
 * a 12-character **public id** (48 random bits, lower-case hex) — shown to persons, stored
   as it is, and used to find the key's row with one indexed look-up;
 * a 43-character **secret** (256 random bits) in base62 — no ``-``, so a double-click selects
@@ -24,18 +25,23 @@ import string
 import zlib
 from typing import NamedTuple
 
-__all__ = ['KEY_PREFIX', 'KEY_RE', 'PUBLIC_ID_RE', 'SECRET_RE', 'NewKey', 'ParsedKey',
-           'checksum', 'hash_secret', 'new_key', 'new_secret', 'parse_key', 'secret_matches']
+__all__ = ['KEY_PREFIX', 'KEY_RE', 'PERSONAL_PREFIX', 'PUBLIC_ID_RE', 'SECRET_RE', 'NewKey',
+           'ParsedKey', 'checksum', 'hash_secret', 'new_key', 'new_secret', 'parse_key',
+           'secret_matches']
 
+#: The prefix of user-application keys.
 KEY_PREFIX = 'trylite'
+#: The prefix of personal API keys.
+PERSONAL_PREFIX = 'trylitepk'
 ALPHABET = string.digits + string.ascii_uppercase + string.ascii_lowercase
 SECRET_LENGTH = 43
 CHECKSUM_LENGTH = 6
 PUBLIC_ID_RE = re.compile(r'[0-9a-f]{12}')
 SECRET_RE = re.compile(rf'[0-9A-Za-z]{{{SECRET_LENGTH}}}')
-KEY_RE = re.compile(
-    rf'{KEY_PREFIX}_([0-9a-f]{{12}})_([0-9A-Za-z]{{{SECRET_LENGTH}}})'
-    rf'([0-9A-Za-z]{{{CHECKSUM_LENGTH}}})')
+_SHAPE = rf'_([0-9a-f]{{12}})_([0-9A-Za-z]{{{SECRET_LENGTH}}})([0-9A-Za-z]{{{CHECKSUM_LENGTH}}})'
+#: A user-application key.
+KEY_RE = re.compile(KEY_PREFIX + _SHAPE)
+_KEY_RES = {KEY_PREFIX: KEY_RE, PERSONAL_PREFIX: re.compile(PERSONAL_PREFIX + _SHAPE)}
 
 
 class NewKey(NamedTuple):
@@ -48,7 +54,7 @@ class NewKey(NamedTuple):
     @property
     def secret(self) -> str:
         """The secret part of :attr:`value` (e.g. Frappe's ``api_secret``)."""
-        return self.value[len(KEY_PREFIX) + 14:-CHECKSUM_LENGTH]
+        return self.value.split('_', 2)[2][:-CHECKSUM_LENGTH]
 
 
 class ParsedKey(NamedTuple):
@@ -71,17 +77,18 @@ def checksum(text: str) -> str:
     return ''.join(reversed(digits))
 
 
-def new_key() -> NewKey:
-    """A fresh key."""
+def new_key(prefix: str = KEY_PREFIX) -> NewKey:
+    """A fresh key of the kind *prefix* names."""
     public_id = secrets.token_hex(6)
     secret = new_secret()
-    body = f'{KEY_PREFIX}_{public_id}_{secret}'
+    body = f'{prefix}_{public_id}_{secret}'
     return NewKey(public_id, hash_secret(secret), body + checksum(body))
 
 
-def parse_key(value: str) -> ParsedKey | None:
-    """``(public_id, secret)`` of a well-formed key with a right checksum, else ``None``."""
-    match = KEY_RE.fullmatch(value)
+def parse_key(value: str, prefix: str = KEY_PREFIX) -> ParsedKey | None:
+    """``(public_id, secret)`` of a well-formed key of the kind *prefix* names, with a right
+    checksum, else ``None``."""
+    match = _KEY_RES[prefix].fullmatch(value)
     if match is None or not hmac.compare_digest(checksum(value[:-CHECKSUM_LENGTH]), match[3]):
         return None
     return ParsedKey(match[1], match[2])
