@@ -23,6 +23,7 @@ leave inactive records out unless the domain names ``active`` or the context has
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -185,18 +186,20 @@ def _read(env: Env, info: ModelInfo, where: ColumnElement[bool], fields: list[Fi
     stored fields and the names of ``many2one`` targets; one more per x2many field)."""
     columns: list[Any] = [info.id]
     joined: Any = info.table
-    plan = []  # (field, position of its value, position of its target's name or None)
+    # (field, position of its value, its target model, position of the target's name)
+    plan: list[tuple[Field, int, ModelInfo | None, int | None]] = []
     for field in fields:
         if field.column is None:
             continue
-        plan.append((field, len(columns), None if field.type != 'many2one' else
-                     _join_name(env, field, columns)))
+        position = len(columns)
         columns.append(field.column)
-        if plan[-1][2] is not None:
-            target = env.model(field.relation or '')
-            alias = target.table.alias()
+        target = env.model(field.relation or '') if field.type == 'many2one' else None
+        name = _target_name(target, field) if target is not None else None
+        if name is not None:
+            alias, column = name
             joined = joined.outerjoin(alias, alias.c.id == field.column)
-            columns.append(alias.c[target.fields[target.rec_name or ''].column.name])  # type: ignore[union-attr]
+            columns.append(column)
+        plan.append((field, position, target, position + 1 if name is not None else None))
     own = info.fields.get(info.rec_name or '')
     own_position = None
     if own is not None and own.column is not None:
@@ -210,18 +213,17 @@ def _read(env: Env, info: ModelInfo, where: ColumnElement[bool], fields: list[Fi
     if limit is not None:
         statement = statement.limit(limit)
     result = []
-    for row in env.execute(statement):
+    for row in env.execute(statement).all():
         record: dict[str, Any] = {'id': row[0]}
-        for field, position, name_position in plan:
+        for field, position, target, name_position in plan:
             value = row[position]
-            if field.type != 'many2one':
+            if target is None:
                 record[field.name] = field.to_wire(value)
             elif value is None:
                 record[field.name] = False
             else:
-                target = env.model(field.relation or '')
-                name = row[name_position] if name_position is not None else None
-                record[field.name] = [value, _name(target, value, name)]
+                record[field.name] = [value, _name(
+                    target, value, row[name_position] if name_position is not None else None)]
         record['display_name'] = _name(
             info, row[0], row[own_position] if own_position is not None else None)
         result.append(record)
@@ -234,12 +236,24 @@ def _read(env: Env, info: ModelInfo, where: ColumnElement[bool], fields: list[Fi
     return result
 
 
-def _join_name(env: Env, field: Field, columns: list[Any]) -> int | None:
-    """Where the name of a ``many2one``'s target will stand in *columns* (right after the
-    field's own column), if the target's name is a stored field."""
-    target = env.model(field.relation or '')
-    rec = target.fields.get(target.rec_name or '')
-    return len(columns) + 1 if rec is not None and rec.column is not None else None
+#: Per target table, per field: an alias of the table and its name column (aliases are
+#: immutable, so one serves every query; tables of rebuilt registries drop out).
+_aliases: weakref.WeakKeyDictionary[Any, dict[str, tuple[Any, Any]]] = (
+    weakref.WeakKeyDictionary())
+
+
+def _target_name(target: ModelInfo, field: Field) -> tuple[Any, Any] | None:
+    """An alias of a ``many2one``'s target table and its name column in that alias, if the
+    target's name is a stored field."""
+    per_field = _aliases.setdefault(target.table, {})
+    found = per_field.get(field.name)
+    if found is None:
+        rec = target.fields.get(target.rec_name or '')
+        if rec is None or rec.column is None:
+            return None
+        alias = target.table.alias()
+        found = per_field.setdefault(field.name, (alias, alias.c[rec.column.name]))
+    return found
 
 
 def _linked(env: Env, info: ModelInfo, field: Field, ids: list[int]) -> dict[int, list[int]]:

@@ -217,7 +217,9 @@ _lock = threading.Lock()
 
 
 def version(conn: Connection) -> int:
-    return conn.execute(select(registry_table.c.version)).scalar() or 0
+    """The registry version of the database of *conn* (a driver-level statement: it is run
+    once per transaction that uses the data layer)."""
+    return conn.exec_driver_sql('SELECT version FROM ir_registry').scalar() or 0
 
 
 def load(key: tuple[str, str], conn: Connection) -> Registry:
