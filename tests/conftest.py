@@ -40,8 +40,8 @@ from werkzeug.serving import make_server
 from werkzeug.test import Client
 
 import tests.data_models  # noqa: F401  (models of every field type)
-import trylite.auth.apikeys  # noqa: F401  (personal API keys: their table)
 import tests.routes  # noqa: F401  (test routes and models)
+import trylite.auth.apikeys  # noqa: F401  (personal API keys: their table)
 from tests.client import make_client
 from trylite import storage
 from trylite.data.registry import bump
