@@ -57,9 +57,10 @@ def current_env() -> Env:
     key = f'trylite.data.env.{transaction.user}'
     env: Env | None = transaction.cache.get(key)
     if env is None:
+        version, login, group_ids = _version_and_person(transaction)
         reg = registry.load((transaction.backend.uri, transaction.database_name),
-                            transaction.connection)
-        login, groups = _person(transaction, reg)
+                            transaction.connection, version)
+        groups = frozenset(reg.groups[g] for g in group_ids if g in reg.groups)
         env = transaction.cache[key] = Env(transaction, reg, transaction.user, login, groups)
     return env
 
@@ -72,16 +73,18 @@ def forget_env() -> None:
         del cache[key]
 
 
-def _person(transaction: Transaction, reg: registry.Registry
-            ) -> tuple[str | None, frozenset[str]]:
-    """The login and the group names of the transaction's user."""
+def _version_and_person(transaction: Transaction) -> tuple[int, str | None, list[int]]:
+    """The registry version, and the login and group ids of the transaction's user, in one
+    round trip."""
     if transaction.user == 0:
-        return None, frozenset()
+        return registry.version(transaction.connection), None, []
     users = metadata.tables['res_user']
     members = metadata.tables['res_group_user_rel']
+    version = select(registry.registry_table.c.version).scalar_subquery()
     rows = transaction.connection.execute(
-        select(users.c.login, members.c.group_id)
-        .outerjoin(members, members.c.user_id == users.c.id)
+        select(version, users.c.login, members.c.group_id)
+        .select_from(users.outerjoin(members, members.c.user_id == users.c.id))
         .where(users.c.id == transaction.user)).all()
-    login = rows[0].login if rows else None
-    return login, frozenset(reg.groups[r.group_id] for r in rows if r.group_id in reg.groups)
+    if not rows:  # a user id without a person: no groups
+        return registry.version(transaction.connection), None, []
+    return rows[0][0] or 0, rows[0][1], [row[2] for row in rows if row[2] is not None]

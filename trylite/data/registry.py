@@ -222,10 +222,13 @@ def version(conn: Connection) -> int:
     return conn.exec_driver_sql('SELECT version FROM ir_registry').scalar() or 0
 
 
-def load(key: tuple[str, str], conn: Connection) -> Registry:
+def load(key: tuple[str, str], conn: Connection, current_version: int | None = None
+         ) -> Registry:
     """The registry of the database *key* (``(backend URI, database name)``) as of the
-    current transaction on *conn*: the cached one if its version is current, else rebuilt."""
-    current_version = version(conn)
+    current transaction on *conn* (whose registry version the caller may have read): the
+    cached one if its version is current, else rebuilt."""
+    if current_version is None:
+        current_version = version(conn)
     cached = _registries.get(key)
     code = code_models()
     if cached is not None and cached.version == current_version and cached.code is code:
