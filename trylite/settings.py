@@ -103,6 +103,14 @@ class WebSettings:
         0, 'Reverse proxies in front of trylite whose `X-Forwarded-*` headers are trusted.')
     debug: bool = option(
         False, 'Add the exception and traceback to 500 answers. Never in production.')
+    dbfilter: str = option(
+        '', 'For protocols served at the host root (Odoo, Frappe): a regular expression on '
+        'the database names, where `%h` is the request\'s host name and `%d` its first '
+        'label (e.g. `^%d$`); used when the request does not name its database. Empty: no '
+        'filter.')
+    list_databases: bool = option(
+        False, 'Whether the protocols may list the databases (Odoo\'s `db.list`, '
+        '`/web/database/list`).')
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,12 @@ from . import records
 from .env import current_env
 from .rpc import RPC, rpc_of
 
-__all__ = ['FULL', 'GENERIC', 'Scope', 'call', 'execute', 'is_readonly', 'method_spec']
+__all__ = ['FULL', 'GENERIC', 'Scope', 'call', 'execute', 'execute_as', 'is_readonly',
+           'method_spec']
+
+#: Says who calls, inside the call's transaction: ``(user id, scope)`` (e.g. by checking a
+#: key, which raises when it is not valid).
+Caller = Callable[[], tuple[int, 'Scope']]
 
 #: The generic record methods every model answers, and how they may be called.
 GENERIC: dict[str, RPC] = {
@@ -132,9 +137,23 @@ def execute(database_name: str, user: int, model: str, method: str, args: Any = 
             scope: Scope = FULL) -> Any:
     """:func:`call` in a transaction of its own on *database_name* as *user* — read-only when
     the method only reads — committed when it returns, re-run after a conflict."""
+    return execute_as(database_name, lambda: (user, scope), model, method, args, kwargs,
+                      ids=ids, context=context)
+
+
+def execute_as(database_name: str, caller: Caller, model: str, method: str,
+               args: Any = (), kwargs: Any = None, *, ids: Any = None,
+               context: Mapping[str, Any] | None = None) -> Any:
+    """Like :func:`execute`, *caller* saying who calls, in the call's own transaction (so
+    that checking a key and making the call cost one transaction)."""
     readonly = is_readonly(model, method)
-    return Transaction.run(
-        database_name, user,
-        lambda: call(model, method, args, kwargs, ids=ids, scope=scope),
-        readonly=readonly, context=dict(context or {}),
-        retries=0 if readonly else current().database.retry)
+
+    def run() -> Any:
+        transaction = Transaction()
+        user, scope = caller()
+        with transaction.set_user(user):
+            return call(model, method, args, kwargs, ids=ids, scope=scope)
+
+    return Transaction.run(database_name, 0, run, readonly=readonly,
+                           context=dict(context or {}),
+                           retries=0 if readonly else current().database.retry)
