@@ -1,0 +1,40 @@
+"""Logging in with a login and a password — or a personal API key in place of the password,
+as Odoo's clients may send one — for the protocols that do (XML-RPC, JSON-RPC, web sessions,
+Frappe's login).
+
+Failures count against the client address and the login (:mod:`.throttle`); past the limit
+the answer is :class:`~trylite.exceptions.Throttled` before any password is checked. Each
+check costs the same work whether the login exists or not.
+"""
+
+from __future__ import annotations
+
+from ..exceptions import AuthenticationFailed
+from ..transaction import Transaction
+from . import apikeys, throttle
+from .persons import User, authenticate
+from .tokens import PERSONAL_PREFIX, parse_key
+
+__all__ = ['login']
+
+
+def login(name: str, secret: str, remote_addr: str | None) -> User:
+    """The active person *name* whose password — or personal API key — *secret* is;
+    :class:`AuthenticationFailed` otherwise (counted)."""
+    subjects = throttle.subjects(remote_addr, name)
+    throttle.check(subjects)
+    parsed = parse_key(secret, PERSONAL_PREFIX) if isinstance(secret, str) else None
+    user: User | None = None
+    if parsed is not None:
+        try:
+            user = apikeys.authenticate_pair(parsed.public_id, parsed.secret, remote_addr).user
+        except AuthenticationFailed:
+            user = None
+        if user is not None and user.login != name:
+            user = None
+    elif isinstance(name, str) and isinstance(secret, str) and name and secret:
+        user = authenticate(Transaction().session, name, secret)
+    if user is None:
+        throttle.failure(subjects)
+        raise AuthenticationFailed('Wrong login or password.')
+    return user
