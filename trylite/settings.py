@@ -151,6 +151,13 @@ class ApiSettings:
     key_max_days: int = option(
         90, 'Longest life of a personal API key, in days (administrators may make keys that '
         'do not expire).')
+    max_upload: int = option(
+        10485760, 'Largest file, in bytes, the Frappe API\'s `upload_file` accepts (its '
+        'multipart body may be 64 KiB more); larger uploads get 413.')
+    upload_dir: str = option(
+        '', 'Folder of the uploaded files, one sub-folder per database, outside any web root. '
+        'Empty: `files` beside the SQLite files (`sqlite:///DIR` → `DIR/files`), else '
+        '`files` in the user data folder (`~/.local/share/trylite-data/files`).')
 
 
 class Option(NamedTuple):
