@@ -66,6 +66,7 @@ class Shape:
         #: Whether its ``name`` field is ``title`` here.
         self.title = self.fields is not None and 'name' in self.fields and (
             'title' not in self.fields)
+        self._pairs: dict[tuple[str, ...], list[tuple[str, str]]] = {}
 
     def _own(self, key: str) -> bool:
         return self.fields is not None and key in self.fields
@@ -85,7 +86,7 @@ class Shape:
         """A data-layer record as a document: every field (*keys* ``None``) or those keys."""
         document: dict[str, Any] = {'name': str(record['id'])}
         if keys is not None:
-            document.update((key, record[self.field(key)]) for key in keys if key != 'name')
+            document.update((key, record[field]) for key, field in self.pairs(keys))
             return document
         for key, value in record.items():
             if key != 'name':
@@ -93,6 +94,15 @@ class Shape:
             elif self.title:
                 document['title'] = value
         return document
+
+    def pairs(self, keys: list[str]) -> list[tuple[str, str]]:
+        """Each wire key of *keys* but ``name``, with the data-layer field it names (worked out
+        once per list of keys)."""
+        cached = self._pairs.get(tuple(keys))
+        if cached is None:
+            cached = self._pairs[tuple(keys)] = [(key, self.field(key)) for key in keys
+                                                 if key != 'name']
+        return cached
 
     def values(self, body: Any) -> dict[str, Any]:
         """A written body as data-layer values (see the module doc)."""
