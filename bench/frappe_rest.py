@@ -85,6 +85,22 @@ def timed(client: Client, path: str, headers: dict[str, str], query: dict[str, A
     return elapsed / calls * 1e6
 
 
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog='python -m bench.frappe_rest', description=__doc__)
+    parser.add_argument('--rounds', type=int, default=7, help='rounds of the two cases')
+    parser.add_argument('--calls', type=int, default=100, help='requests per round and case')
+    options = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as folder:
+        uris = {'PostgreSQL': PG_URI, 'SQLite': f'sqlite:///{folder}'}
+        results = {name: measure(uri, options.rounds, options.calls)
+                   for name, uri in uris.items()}
+    print('| database | guarded route µs | Frappe list µs | ratio Frappe / guarded |')
+    print('|---|---|---|---|')
+    for database, figures in results.items():
+        print(f'| {database} | {figures["guarded"]:.0f} | {figures["frappe"]:.0f} | '
+              f'{figures["frappe"] / figures["guarded"]:.2f} |')
+
+
 def measure(uri: str, rounds: int, calls: int) -> dict[str, float]:
     prepare(uri)
     client = Client(app)
@@ -92,27 +108,13 @@ def measure(uri: str, rounds: int, calls: int) -> dict[str, float]:
     query = {'fields': FIELDS, 'limit_page_length': 80}
     listed = client.get(LIST, headers=frappe, query_string=query).json
     assert listed == client.get(GUARDED, headers=guarded).json  # the same answer
-    runs: dict[str, list[float]] = {'guarded': [], 'frappe': []}
-    for _ in range(rounds):
-        runs['guarded'].append(timed(client, GUARDED, guarded, {}, calls))
-        runs['frappe'].append(timed(client, LIST, frappe, query, calls))
+    cases = {'guarded': (GUARDED, guarded, {}), 'frappe': (LIST, frappe, query)}
+    samples: dict[str, list[float]] = {name: [] for name in cases}
+    for _ in range(rounds):  # the cases take turns
+        for name, (path, headers, parameters) in cases.items():
+            samples[name].append(timed(client, path, headers, parameters, calls))
     storage.backend().drop(DATABASE)
-    return {name: statistics.median(values) for name, values in runs.items()}
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog='python -m bench.frappe_rest', description=__doc__)
-    parser.add_argument('--rounds', type=int, default=7)
-    parser.add_argument('--calls', type=int, default=100, help='requests per round and case')
-    options = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory() as folder:
-        results = {'PostgreSQL': measure(PG_URI, options.rounds, options.calls),
-                   'SQLite': measure(f'sqlite:///{folder}', options.rounds, options.calls)}
-    print('| database | guarded route µs | Frappe list µs | ratio Frappe / guarded |')
-    print('|---|---|---|---|')
-    for database, figures in results.items():
-        print(f'| {database} | {figures["guarded"]:.0f} | {figures["frappe"]:.0f} | '
-              f'{figures["frappe"] / figures["guarded"]:.2f} |')
+    return {name: statistics.median(values) for name, values in samples.items()}
 
 
 if __name__ == '__main__':
