@@ -17,14 +17,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import inspect, select, text
 from werkzeug.test import TestResponse
 
+from example_app import demo
 from example_app.models import Company, Employee, Line, Work
 from tests.client import make_client
-from tests.helpers import validated_key
+from tests.helpers import invoke, validated_key
 from tests.test_example_app import assert_error
-from trylite.auth.persons import User
+from trylite import storage
+from trylite.auth.persons import User, authenticate
 from trylite.transaction import Transaction
 
 DAY = '2026-11-22'
@@ -402,3 +404,42 @@ def test_every_route_answers_extensions_and_null_origins(world):
             response = world.ada.call(method, path, body, Origin=origin)
             assert response.status_code in (200, 204), (origin, path, response.text)
             assert response.headers['Access-Control-Allow-Origin'] == origin
+
+
+# -- trylite demo --no-serve -----------------------------------------------------------------
+@pytest.fixture
+def fresh_database(db: str) -> Any:
+    """A database name not taken yet on the current backend, dropped after the test."""
+    name = f'{db}_demo'
+    yield name
+    if storage.backend().exists(name):
+        storage.backend().drop(name)
+
+
+def test_demo_without_serving_sets_up_a_tryton_person(fresh_database):
+    for _ in range(2):  # a second run keeps the data, with a new password
+        result = invoke('demo', '--database', fresh_database, '--login', 'nicoe', '--no-serve')
+        assert result.exit_code == 0, result.output
+        assert f'Database     {fresh_database}' in result.output
+        assert 'Login        nicoe' in result.output
+        password = next(line.split()[-1] for line in result.output.splitlines()
+                        if line.strip().startswith('Password'))
+    with Transaction.start(fresh_database, readonly=True) as transaction:
+        session = transaction.session
+        person = authenticate(session, 'nicoe', password)
+        assert person is not None
+        [employee] = session.scalars(select(Employee)).all()
+        [company] = session.scalars(select(Company)).all()
+        assert (employee.user, employee.company) == (person.id, company.id)
+        works = session.scalars(select(Work).order_by(Work.name)).all()
+        assert [(work.name, work.company) for work in works] == [
+            (name, company.id) for name in demo.WORKS]
+
+
+def test_demo_refuses_a_database_of_an_older_example(fresh_database):
+    storage.backend().create(fresh_database, lambda conn: conn.execute(text(
+        'CREATE TABLE timesheet_work (id INTEGER PRIMARY KEY, name VARCHAR(100))')))
+    result = invoke('demo', '--database', fresh_database, '--no-serve')
+    assert result.exit_code == 1
+    assert f'trylite db drop {fresh_database} --yes' in result.output
+    assert not inspect(storage.backend().engine(fresh_database)).has_table('res_user')
