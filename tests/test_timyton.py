@@ -17,8 +17,10 @@ import asyncio
 import dataclasses
 import datetime
 import importlib
+import os
 import re
 import sqlite3
+import subprocess
 import sys
 import uuid
 from collections.abc import Callable, Coroutine, Iterator
@@ -234,3 +236,16 @@ def test_readme_section_names_the_tested_commands():
     assert '.venv/bin/trylite serve --module example_app' in commands
     pinned = re.search(r'timyton==[0-9.]+', (ROOT / 'setup.cfg').read_text(encoding='utf-8'))
     assert pinned and any(pinned.group() in command for command in commands)
+
+
+def test_readme_set_up_command_as_written(tmp_path):
+    """The section's first command, run as written, on a fresh SQLite folder: it sets the
+    database up for ``nicoe``, prints the password and exits."""
+    [command] = [line for line in readme_commands() if line.startswith('./scripts/demo ')]
+    env = {**os.environ, 'TRYLITE_DATABASE__URI': f'sqlite:///{tmp_path}'}
+    env.pop('TRYLITE_CONFIG', None)
+    done = subprocess.run(command.split(), cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert 'Login        nicoe' in done.stdout
+    assert re.search(r'Password     \S{8,}', done.stdout)
