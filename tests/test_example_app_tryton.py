@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime
 import json
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -216,6 +217,18 @@ def test_a_known_uuid_updates_instead_of_duplicating(world):
         world.ada.ok('POST', 'line', world.line(uuid=empty))
         world.ada.ok('POST', 'line', world.line(uuid=empty))
     assert len(world.stored()) == 6
+
+
+def test_the_same_create_sent_at_once_many_times_is_one_line(world):
+    """Retries racing each other: a unique violation re-runs the create, which then finds
+    the line and updates it."""
+    body = world.line()
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda n: Client(world.db, world.ada.key).call(
+            'POST', 'line', {**body, 'description': f'try {n}'}), range(8)))
+    assert [answer.status_code for answer in answers] == [200] * 8, [a.text for a in answers]
+    [line] = world.stored()
+    assert {answer.json['id'] for answer in answers} == {line.id}
 
 
 def test_another_persons_line_is_never_touched(world):
