@@ -321,28 +321,46 @@ def apikey_revoke(database_name: str, public_id: str) -> None:
 @main.command()
 @click.option('--host', default='127.0.0.1', show_default=True, help='Address to bind.')
 @click.option('--port', type=int, default=8000, show_default=True, help='Port to bind.')
-def demo(host: str, port: int) -> None:
-    """Serve the timesheet example on database `demo`, with a person `demo` and a few works.
+@click.option('--database', '-d', 'database_name', default='demo', show_default=True,
+              metavar='DB', help='The database to set up.')
+@click.option('--login', default='demo', show_default=True, help='The person to set up.')
+@click.option('--no-serve', is_flag=True,
+              help='Set the database up, print the login and password, and exit.')
+def demo(host: str, port: int, database_name: str, login: str, no_serve: bool) -> None:
+    """Serve the timesheet example on database DB (`demo`), with a person LOGIN (`demo`), their
+    employee in a company, and a few works.
 
     Uses the configured [database] uri (embedded SQLite files by default). The database is
-    created on first run; the password of `demo` is new at every start and printed.
+    created on first run; the password of LOGIN is new at every start and printed. With
+    --no-serve, nothing is served: serve it later with `trylite serve --module example_app`.
     """
-    server.check_port(host, port)
+    if not no_serve:
+        server.check_port(host, port)
     server.load_modules(['example_app'])
     from example_app.demo import prepare
 
-    password = prepare('demo', 'demo')
+    password = prepare(database_name, login)
     shown = '127.0.0.1' if host in ('0.0.0.0', '::', '') else host  # noqa: S104
     base = f'http://[{shown}]:{port}' if ':' in shown else f'http://{shown}:{port}'
+    details = [
+        f'  Database     {database_name}',
+        f'  Login        {login}',
+        f'  Password     {password}',
+        f'  Preferences  {base}/{database_name}/preferences/  (where you validate the key)',
+    ]
+    if no_serve:
+        click.echo('\n'.join([
+            f'trylite demo: database {database_name} is ready for the timesheet example.',
+            '', *details, '',
+            'Serve it with: trylite serve --module example_app',
+        ]))
+        return
     click.echo('\n'.join([
         '',
         'trylite demo: the timesheet example application is ready.',
         '',
         f'  Open         {base}/timesheet/',
-        '  Database     demo',
-        '  Login        demo',
-        f'  Password     {password}',
-        f'  Preferences  {base}/demo/preferences/  (where you validate the key)',
+        *details,
         '',
         'Enter the database and login, ask for a key, validate it in Preferences with that',
         'password, then record your time. A new password is printed at every start.',

@@ -56,5 +56,7 @@ def key_route(request: Request, pool: Pool) -> Response:
 
 def install(app: TryliteWSGI) -> None:
     """Add the key routes, ``POST`` and ``DELETE /<database_name>/user/application/``, to
-    *app*."""
+    *app*; also at ``/<database_name>/r/user/application/``, where trytond 8 serves them
+    (directly, no redirect)."""
     app.route('/<database_name>/user/application/', methods=['POST', 'DELETE'])(key_route)
+    app.route('/<database_name>/r/user/application/', methods=['POST', 'DELETE'])(key_route)

@@ -2,7 +2,8 @@
 
 ``app`` is a :class:`~trylite.web.app.TryliteWSGI` with trylite's built-in features installed
 once, here, by :func:`install_builtins`: the user-application key routes
-(:mod:`trylite.user_application`), the preferences pages (:mod:`trylite.preferences`) and
+(:mod:`trylite.user_application`), the preferences pages (:mod:`trylite.preferences`), the
+OpenAPI document of each database with its documentation page (:mod:`trylite.openapi`) and
 Frappe's REST API (:mod:`trylite.protocols.frappe`).
 Modules add their own routes with ``@app.route(...)`` and are served with
 ``trylite serve --module MODULE`` (or by any WSGI server, as ``trylite.wsgi:app``).
@@ -18,7 +19,7 @@ gives which status. CORS: see :mod:`trylite.web.cors`.
 
 from __future__ import annotations
 
-from . import preferences, user_application
+from . import openapi, preferences, user_application
 from .protocols import frappe
 from .web.app import TryliteWSGI
 from .web.request import Request
@@ -31,6 +32,7 @@ def install_builtins(target: TryliteWSGI) -> TryliteWSGI:
     """Add trylite's built-in routes to *target* (an app of your own); returns it."""
     user_application.install(target)
     preferences.install(target)
+    openapi.install(target)
     frappe.install(target)
     return target
 

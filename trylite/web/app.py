@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +21,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import Map, RequestRedirect, Rule
 
 from ..converters import Base64Converter
+from ..exceptions import InvalidBody
 from ..settings import Settings, current
 from .cors import CORS, allow_header
 from .errors import (
@@ -33,6 +34,7 @@ from .errors import (
 )
 from .request import Request
 from .responses import Response, make_response
+from .schemas import Schema
 
 __all__ = ['LAYERS', 'Route', 'TryliteWSGI']
 
@@ -57,6 +59,10 @@ class Route:
     allow_null_origin: bool
     #: How its errors are drawn (JSON unless the route renders HTML).
     error_renderer: ErrorRenderer
+    #: What its JSON request body must follow (422 otherwise, before the handler runs).
+    request_schema: Schema | None = None
+    #: What its JSON answers follow (a handler breaking it is a bug: 500, logged).
+    response_schema: Schema | None = None
 
 
 class _Resolved:
@@ -89,23 +95,33 @@ class TryliteWSGI:
     # -- declaring ----------------------------------------------------------------------------
     def route(self, string: str, methods: Iterable[str] | None = None,
               defaults: dict[str, Any] | None = None, *,
-              error_renderer: ErrorRenderer = render_json
+              error_renderer: ErrorRenderer = render_json,
+              request_schema: Mapping[str, Any] | None = None,
+              response_schema: Mapping[str, Any] | None = None
               ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Add a Werkzeug rule calling the decorated function; the function is returned as is.
 
         The function is called as ``func(request, **url_variables)``. ``methods=None`` accepts
         every method; ``GET`` implies ``HEAD``; ``OPTIONS`` is answered by trylite unless
-        listed. *error_renderer* draws the route's errors (JSON by default). The wrappers'
-        order is checked here: ``TypeError`` if they are misstacked or if ``with_pool`` has no
-        ``<database_name>`` in *string*.
+        listed. *error_renderer* draws the route's errors (JSON by default).
+        *request_schema* and *response_schema* are JSON Schemas (2020-12) of the JSON body and
+        of the JSON answers: a body breaking the first answers 422 with every error's JSON
+        pointer before the handler runs; an answer breaking the second is a 500, logged; both
+        describe the route in the OpenAPI document. The wrappers' order is checked here:
+        ``TypeError`` if they are misstacked or if ``with_pool`` has no ``<database_name>``
+        in *string*; an invalid schema is a :class:`~jsonschema.exceptions.SchemaError`.
         """
+        checked_request = Schema(request_schema) if request_schema is not None else None
+        checked_response = Schema(response_schema) if response_schema is not None else None
+
         def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
             # The endpoint is the handler itself (``url_map`` builds URLs from handlers, and
             # Werkzeug redirects a URL equal to a rule's defaults to that handler's rule).
             rule = Rule(string, endpoint=func, methods=methods, defaults=defaults)
             rule.trylite_route = Route(  # type: ignore[attr-defined]
                 func, getattr(func, 'max_request_size', None),
-                getattr(func, 'allow_null_origin', False), error_renderer)
+                getattr(func, 'allow_null_origin', False), error_renderer,
+                checked_request, checked_response)
             self.url_map.add(rule)
             _check_layers(func, rule)
             return func
@@ -179,7 +195,13 @@ class TryliteWSGI:
                 request.max_content_length = limit
                 if request.content_length is not None and request.content_length > limit:
                     raise RequestEntityTooLarge(f'The body must not exceed {limit} bytes.')
+                if route.request_schema is not None:
+                    errors = route.request_schema.errors(request.get_json())
+                    if errors:
+                        raise InvalidBody(errors)
                 response = make_response(route.func(request, **view_args))
+                if route.response_schema is not None:
+                    _check_answer(route, response)
         except Exception as exc:
             renderer = route.error_renderer if route is not None else render_json
             response = self.handle_exception(request, exc, renderer)
@@ -214,6 +236,16 @@ class TryliteWSGI:
         if self._settings().debug:
             extra = {'exception': repr(exc), 'traceback': ''.join(traceback.format_exception(exc))}
         return renderer(request, Problem(500, 'Internal Server Error', extra=extra))
+
+
+def _check_answer(route: Route, response: Response) -> None:
+    """Raise (a 500, logged) if a JSON success answer breaks the route's response schema."""
+    assert route.response_schema is not None
+    if response.is_json and 200 <= response.status_code < 300:
+        errors = route.response_schema.errors(response.get_json())
+        if errors:
+            raise RuntimeError(f'{route.func.__qualname__} answered a body that breaks its '
+                               f'response schema: {errors[:3]}')
 
 
 def _check_layers(func: Callable[..., Any], rule: Rule) -> None:
