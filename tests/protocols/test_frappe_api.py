@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from tests.data.test_access import rule
-from tests.helpers import PASSWORD
+from tests.data.test_access import grant, rule
+from tests.helpers import PASSWORD, add_to_group, create_user
 from tests.protocols.frappe_helpers import frappe_error, key_pair, people, token
 from tests.test_preferences import cheap_argon2  # noqa: F401  (autouse)
 from trylite.protocols.frappe import errors as frappe_errors
@@ -377,3 +377,12 @@ def test_errors_follow_the_registry_with_frappes_fields():
     assert frappe_errors.exc_type(502) == 'Exception'
     assert {frappe_errors.exc_type(s) for s in (400, 422)} == {'ValidationError'}
 
+
+
+def test_a_person_who_may_create_but_not_read_gets_the_name_back(client, db, site):
+    carol = create_user(db, 'carol')
+    add_to_group(db, carol, 'writers')
+    grant(db, 'test.partner', 'writers', create=True)
+    made = client.post(resource(db), headers=token(db, 'carol'), json={'title': 'Blind'})
+    assert made.status_code == 200, made.text
+    assert set(made.json['data']) == {'name', 'doctype'}
