@@ -6,6 +6,7 @@ serves the whole module."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -41,7 +42,7 @@ def site(backend_uri, session_database, base_settings, tmp_path_factory) -> Iter
         wait_for(f'http://127.0.0.1:{port}/', proc=proc)
         yield f'http://127.0.0.1:{port}/{session_database}'
     finally:
-        proc.terminate()
+        proc.send_signal(signal.SIGINT)  # gunicorn's quick shutdown
         proc.wait(10)
 
 
