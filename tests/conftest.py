@@ -42,6 +42,7 @@ from werkzeug.test import Client
 import tests.routes  # noqa: F401  (test routes and models)
 from tests.client import make_client
 from trylite import storage
+from trylite.auth import throttle
 from trylite.pool import Pool, create_database
 from trylite.settings import Settings, configure, current
 from trylite.storage import marker
@@ -143,6 +144,7 @@ def db(session_database: str, backend_uri: str, settings: Callable[..., Settings
         for table in reversed(Pool.tables()):
             if table is not marker:
                 conn.execute(delete(table))
+    throttle.forget()
 
 
 @pytest.fixture

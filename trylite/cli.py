@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from . import __version__, server, storage
 from . import json as json_module
-from .auth.keys import ACTIONS, keys_of
+from .auth.keys import ACTIONS, act, keys_of
 from .auth.persons import User
 from .exceptions import Duplicate, TryliteError, UserError
 from .formatting import when
@@ -230,16 +230,15 @@ def application_list(database_name: str, login: str | None, as_json: bool) -> No
     """List keys: public id, user, application, state, created, last used."""
     with _transaction(database_name) as session:
         user_id = _user(session, login).id if login else None
-        logins = dict(session.execute(select(User.id, User.login)).all())
         found = keys_of(session, user_id)
     if as_json:
         click.echo(json_module.dumps([
-            {'id': key.public_id, 'user': logins.get(key.user_id),
+            {'id': key.public_id, 'user': key.login,
              'application': key.application, 'state': key.status, 'created': key.created,
              'last_used': key.last_used, 'expires': key.expires} for key in found]))
         return
     columns = ('id', 'user', 'application', 'state', 'created', 'last_used')
-    table = [[key.public_id, logins.get(key.user_id) or '-', key.application, key.status,
+    table = [[key.public_id, key.login, key.application, key.status,
               when(key.created), when(key.last_used)] for key in found]
     widths = [max([len(c), *(len(r[i]) for r in table)]) for i, c in enumerate(columns)]
     for line in [list(columns), *table]:
@@ -251,8 +250,8 @@ def _key_command(action: str) -> None:
     @database_option
     @click.argument('public_id', metavar='ID')
     def command(database_name: str, public_id: str) -> None:
-        with _transaction(database_name) as session:
-            ACTIONS[action].apply(session, public_id, None)
+        with _transaction(database_name):
+            act(action, public_id)
         click.echo(f'{ACTIONS[action].done.capitalize()} key {public_id}.')
     command.__doc__ = f'{action.capitalize()} the key whose public id is ID.'
 

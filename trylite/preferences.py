@@ -24,22 +24,26 @@ token derived from the session token with HMAC, which only the cookie's holder c
 Tokens are compared with :func:`hmac.compare_digest`. Every page is sent with
 ``X-Frame-Options: DENY`` and a Content-Security-Policy that forbids framing and scripts.
 
-Failed logins count against the client address and the login (:mod:`trylite.auth.throttle`);
-past the limit, the login form answers 429 with ``Retry-After`` before any password is checked.
+Failed logins count against the client address and against the pair (address, login)
+(:func:`trylite.auth.throttle.login_failures`): past either limit, the login form answers 429
+with ``Retry-After`` before any password is checked, while the person's right password from
+another address still gets in. Logins, failed or not, and actions on keys go to the audit log
+(:mod:`trylite.auth.audit`).
 """
 
 from __future__ import annotations
 
 import functools
 import hmac
+import logging
 import secrets
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from werkzeug.exceptions import BadRequest, Forbidden, NotFound
 
-from .auth import throttle
-from .auth.keys import ACTIONS, NoSuchKey, applications, keys_of
+from .auth import audit, throttle
+from .auth.keys import ACTIONS, NoSuchKey, act, applications, keys_of
 from .auth.persons import User, authenticate
 from .auth.sessions import end_session, open_session, session_user
 from .auth.tokens import PUBLIC_ID_RE, SECRET_RE, new_secret
@@ -196,15 +200,19 @@ def log_in(request: Request, pool: Pool) -> Response:
     if not login or not password:
         return _login_page(request, pool.database_name, 400,
                            'Enter your login and your password.', login)
-    subjects = throttle.subjects(request.remote_addr, login)
-    throttle.check(subjects)
+    counters = throttle.login_failures(request.remote_addr, login)
+    throttle.check(counters)
     session = Transaction().session
     user = authenticate(session, login, password)
     if user is None:
-        throttle.failure(subjects)
+        throttle.failure(counters)
+        audit.record('login.failed', logging.WARNING, database=pool.database_name,
+                     login=login, address=request.remote_addr)
         return _login_page(request, pool.database_name, 403,
                            'Wrong login or password.', login)
     token = open_session(session, user, replaces=_cookie_token(request, SESSION_COOKIE))
+    audit.record('login.succeeded', database=pool.database_name, login=login, person=user.id,
+                 address=request.remote_addr)
     response = _redirect(request, pool.database_name)
     _set_cookie(request, response, SESSION_COOKIE, token, pool.database_name,
                 current().session.timeout)
@@ -228,7 +236,7 @@ def key_action(request: Request, pool: Pool) -> Response:
         raise BadRequest('The form needs a public_id and an action: validate, cancel or '
                          'delete.')
     try:
-        ACTIONS[action].apply(Transaction().session, public_id, user.id)
+        act(action, public_id, user.id, request.remote_addr)
     except NoSuchKey:
         raise NotFound('You have no such key.') from None
     return _redirect(request, pool.database_name, done=action, key=public_id)
@@ -242,6 +250,8 @@ def logout(request: Request, pool: Pool) -> Response:
     if current_login is not None:
         _check_csrf(request, _session_csrf(current_login[1]))
         end_session(Transaction().session, current_login[1])
+        audit.record('logout', database=pool.database_name, person=current_login[0].id,
+                     address=request.remote_addr)
     response = _redirect(request, pool.database_name)
     _delete_cookie(request, response, SESSION_COOKIE, pool.database_name)
     return response

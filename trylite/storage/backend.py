@@ -245,10 +245,6 @@ class Backend:
     def end(self, conn: Connection, timeout: float | None) -> None:
         """Undo what :meth:`begin` set on the connection for this transaction only."""
 
-    def lock_for_write(self, conn: Connection, table: Table) -> None:
-        """Make concurrent writers of *table* wait for this transaction, before its snapshot
-        is taken (so each sees what the previous one wrote)."""
-
     # -- errors -------------------------------------------------------------------------------
     def classify(self, exc: BaseException, during_commit: bool) -> BaseException | None:
         """The typed exception *exc* (a driver error) stands for, or ``None`` if it stands
