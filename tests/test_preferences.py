@@ -14,7 +14,14 @@ from werkzeug.test import Client, TestResponse
 
 import trylite.auth.persons
 from tests.client import make_client
-from tests.helpers import PASSWORD, public_id, request_key, set_active, throttle_counts
+from tests.helpers import (
+    PASSWORD,
+    invoke,
+    public_id,
+    request_key,
+    set_active,
+    throttle_counts,
+)
 from trylite.auth.keys import UserApplication
 from trylite.auth.persons import User
 from trylite.auth.sessions import UserSession
@@ -380,3 +387,33 @@ def test_ipv6_clients_are_counted_by_their_64(db, alice, settings):
     assert _attempt(db, '2001:db8:0:1::2', 'x2').status_code == 403
     assert_html(_attempt(db, '2001:db8:0:1:abcd::3', 'x3'), 429)
     assert _attempt(db, '2001:db8:0:2::1', 'alice', PASSWORD).status_code == 303
+
+
+# -- a new password or a deactivation ends sessions ----------------------------------------
+def _logged_in(client: Client, db: str) -> bool:
+    return 'Log out' in client.get(prefs(db)).text
+
+
+def test_a_new_password_ends_every_session_of_the_person(db, alice):
+    create_user(db, 'bob')
+    browsers = [make_client(), make_client()]
+    for browser in browsers:
+        assert log_in(browser, db).status_code == 303
+    bobs = make_client()
+    log_in(bobs, db, 'bob')
+    result = invoke('user', 'set-password', '-d', db, 'alice', '--password-stdin',
+                    input='a brand new password\n')
+    assert result.exit_code == 0, result.output
+    assert not any(_logged_in(browser, db) for browser in browsers)
+    assert _logged_in(bobs, db)  # nobody else's
+    assert log_in(make_client(), db, password='a brand new password').status_code == 303  # noqa: S106
+
+
+def test_deactivation_ends_sessions_for_good(db, client, alice):
+    assert log_in(client, db).status_code == 303
+    result = invoke('user', 'deactivate', '-d', db, 'alice')
+    assert result.exit_code == 0, result.output
+    set_active(db, 'alice', True)  # reactivated: the old session does not come back
+    assert not _logged_in(client, db)
+    with Transaction.start(db, readonly=True) as transaction:
+        assert transaction.session.scalar(select(func.count()).select_from(UserSession)) == 0

@@ -197,7 +197,8 @@ def user_list(database_name: str) -> None:
 @click.argument('login')
 @click.option('--password-stdin', is_flag=True, help='Read the password from standard input.')
 def user_set_password(database_name: str, login: str, password_stdin: bool) -> None:
-    """Set the password of LOGIN."""
+    """Set the password of LOGIN (asks for it on a terminal); their open preferences
+    sessions end."""
     password = _read_password(password_stdin)
     if not password:
         raise UserError('no password given (use --password-stdin)')
@@ -210,7 +211,8 @@ def user_set_password(database_name: str, login: str, password_stdin: bool) -> N
 @database_option
 @click.argument('login')
 def user_deactivate(database_name: str, login: str) -> None:
-    """Deactivate LOGIN: their keys and logins stop working at once."""
+    """Deactivate LOGIN: their keys and logins stop working at once, their open preferences
+    sessions end."""
     with _transaction(database_name) as session:
         _user(session, login).active = False
     click.echo(f'Deactivated user {login}.')

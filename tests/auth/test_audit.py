@@ -49,12 +49,14 @@ def test_every_event_is_logged_without_a_secret(db, settings, caplog):
         'user': 'alice', 'key': keys[0], 'application': 'acme'}).status_code == 204
     cli_key = request_key(app, db, 'alice')
     assert invoke('application', 'validate', '-d', db, public_id(cli_key)).exit_code == 0
+    assert invoke('user', 'set-password', '-d', db, 'alice', '--password-stdin',
+                  input='a new password\n').exit_code == 0
 
     events = [(r.audit['event'], r.audit) for r in caplog.records if r.name == 'trylite.audit']
     seen = {event for event, _ in events}
     assert seen == {'key.requested', 'login.failed', 'login.succeeded', 'key.validated',
                     'key.cancelled', 'key.deleted', 'key.refused', 'throttle.started',
-                    'key.delete_refused', 'key.revoked'}
+                    'key.delete_refused', 'key.revoked', 'sessions.ended'}
     by_event = {}
     for event, fields in events:
         by_event.setdefault(event, []).append(fields)
@@ -71,8 +73,10 @@ def test_every_event_is_logged_without_a_secret(db, settings, caplog):
     assert by_event['key.delete_refused'][0]['login'] == 'alice'
     assert [f['subject'] for f in by_event['throttle.started']] == ['key:192.0.2.66']
     assert by_event['key.revoked'][0]['key'] == public_id(keys[0])
+    assert by_event['sessions.ended'] == [
+        {'event': 'sessions.ended', 'database': db, 'person': alice, 'reason': 'new password'}]
 
-    secrets = {PASSWORD, 'not her password', session_token, session_csrf,
+    secrets = {PASSWORD, 'not her password', 'a new password', session_token, session_csrf,
                csrf(login_form)}
     for key in [*keys, decoy, cli_key]:
         secrets |= {key, parse_key(key).secret}
