@@ -26,7 +26,7 @@ from trylite.auth.keys import UserApplication
 from trylite.auth.persons import User
 from trylite.auth.sessions import UserSession
 from trylite.model import utcnow
-from trylite.preferences import LOGIN_CSRF_COOKIE, SESSION_COOKIE
+from trylite.preferences import LOGIN_CSRF_COOKIE, NOTICE_COOKIE, SESSION_COOKIE
 from trylite.transaction import Transaction
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -98,7 +98,11 @@ def assert_html(response: TestResponse, status: int) -> None:
     assert response.headers['Content-Type'] == 'text/html; charset=utf-8'
     assert 'Traceback' not in response.text
     assert response.headers['X-Frame-Options'] == 'DENY'
-    assert "frame-ancestors 'none'" in response.headers['Content-Security-Policy']
+    policy = response.headers['Content-Security-Policy']
+    assert "default-src 'none'" in policy and "frame-ancestors 'none'" in policy
+    assert 'script-src' not in policy  # no script may run
+    assert response.headers['X-Content-Type-Options'] == 'nosniff'
+    assert response.headers['Cache-Control'] == 'no-store'
 
 
 @pytest.fixture
@@ -251,10 +255,11 @@ def test_validate_cancel_delete(db, client, alice):
     for action, state in [('validate', 'validated'), ('cancel', 'cancelled')]:
         response = act(client, db, key_id, action)
         assert response.status_code == 303
-        assert response.headers['Location'] == f'/{db}/preferences/?done={action}&key={key_id}'
+        assert response.headers['Location'] == f'/{db}/preferences/'
         assert state_of(db, key_id) == state
         page = client.get(response.headers['Location'])
         assert f'Key {key_id} {state}.' in page.text
+        assert f'Key {key_id}' not in client.get(prefs(db)).text  # shown once
     refused = act(client, db, key_id, 'validate')  # never re-validated
     assert_html(refused, 400)
     assert state_of(db, key_id) == 'cancelled'
@@ -387,6 +392,24 @@ def test_ipv6_clients_are_counted_by_their_64(db, alice, settings):
     assert _attempt(db, '2001:db8:0:1::2', 'x2').status_code == 403
     assert_html(_attempt(db, '2001:db8:0:1:abcd::3', 'x3'), 429)
     assert _attempt(db, '2001:db8:0:2::1', 'alice', PASSWORD).status_code == 303
+
+
+# -- notices come from the action -----------------------------------------------------------
+def test_a_link_cannot_make_the_page_report_an_action(db, client, alice):
+    key_id = public_id(request_key(client, db, 'alice'))
+    log_in(client, db)
+    for query in (f'?done=validate&key={key_id}', '?done=delete&key=ffffffffffff'):
+        page = client.get(prefs(db) + query)
+        assert_html(page, 200)
+        assert 'class="notice"' not in page.text
+    # a notice cookie not signed by this session (forged, or another person's) is ignored
+    other = make_client()
+    log_in(other, db)
+    assert act(other, db, key_id, 'validate').status_code == 303
+    foreign = cookie(other, db, NOTICE_COOKIE)
+    for value in (foreign, f'delete.{key_id}.' + '0' * 64, 'garbage'):
+        client.set_cookie(NOTICE_COOKIE, value, path=prefs(db))
+        assert 'class="notice"' not in client.get(prefs(db)).text
 
 
 # -- a new password or a deactivation ends sessions ----------------------------------------
