@@ -148,12 +148,19 @@ def user() -> None:
     """Manage the persons of a database."""
 
 
-def _read_password(from_stdin: bool) -> str | None:
+def _read_password(from_stdin: bool) -> str:
+    """The password: the first line of standard input with *from_stdin*, else asked for on
+    a terminal; a :class:`UserError` when there is none (never a person without one)."""
     if from_stdin:
-        return sys.stdin.readline().rstrip('\r\n')
-    if sys.stdin.isatty():
-        return click.prompt('Password', hide_input=True, confirmation_prompt=True)
-    return None
+        password = sys.stdin.readline().rstrip('\r\n')
+    elif sys.stdin.isatty():
+        password = click.prompt('Password', hide_input=True, confirmation_prompt=True)
+    else:
+        raise UserError('no password given', 'standard input is not a terminal: pass '
+                        '--password-stdin to read the password from it')
+    if not password:
+        raise UserError('no password given', 'the password is empty')
+    return password
 
 
 def _user(session: Session, login: str) -> User:
@@ -174,8 +181,7 @@ def user_create(database_name: str, login: str, name: str, password_stdin: bool)
     try:
         with _transaction(database_name) as session:
             new = User(login=login, name=name or login, active=True)
-            if password:
-                new.set_password(password)
+            new.set_password(password)
             session.add(new)
             session.flush()
     except Duplicate:
@@ -200,8 +206,6 @@ def user_set_password(database_name: str, login: str, password_stdin: bool) -> N
     """Set the password of LOGIN (asks for it on a terminal); their open preferences
     sessions end."""
     password = _read_password(password_stdin)
-    if not password:
-        raise UserError('no password given (use --password-stdin)')
     with _transaction(database_name) as session:
         _user(session, login).set_password(password)
     click.echo(f'Password of {login} set.')
