@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 from werkzeug.test import Client, TestResponse
 
 import trylite.auth.persons
-from tests.client import make_client
+from tests.client import assert_json_error, make_client
 from tests.helpers import (
     PASSWORD,
     invoke,
@@ -440,3 +440,22 @@ def test_deactivation_ends_sessions_for_good(db, client, alice):
     assert not _logged_in(client, db)
     with Transaction.start(db, readonly=True) as transaction:
         assert transaction.session.scalar(select(func.count()).select_from(UserSession)) == 0
+
+
+# -- hosts ------------------------------------------------------------------------------------
+def test_unknown_hosts_get_an_html_400(db, client, alice, settings):
+    settings(web={'trusted_hosts': 'localhost, .example.com'})
+    assert_html(client.get(prefs(db)), 200)
+    assert_html(client.get(prefs(db), headers={'Host': 'www.example.com'}), 200)
+    for path in (prefs(db), f'/{db}/preferences'):
+        refused = client.get(path, headers={'Host': 'evil.example'})
+        assert_html(refused, 400)
+        assert 'Location' not in refused.headers
+    assert_json_error(client.get(prefs(db) + 'nothing', headers={'Host': 'evil.example'}),
+                      400)  # no page there: the JSON error
+
+
+def test_redirects_never_name_the_host_the_client_sent(db, client, alice):
+    redirect = client.get(f'/{db}/preferences', headers={'Host': 'evil.example'})
+    assert redirect.status_code == 308
+    assert redirect.headers['Location'] == f'/{db}/preferences/'

@@ -100,7 +100,14 @@ class WebSettings:
         'refused with 403).')
     cors_max_age: int = option(600, 'Seconds browsers may cache a preflight answer.')
     num_proxies: int = option(
-        0, 'Reverse proxies in front of trylite whose `X-Forwarded-*` headers are trusted.')
+        0, 'Reverse proxies in front of trylite whose `X-Forwarded-*` headers are trusted. '
+        'Set it only when every request goes through that many proxies: without a proxy, '
+        'clients choose their own address with `X-Forwarded-For` and so escape throttling '
+        '(trylite logs a warning when a request arrives without the header).')
+    trusted_hosts: tuple[str, ...] = option(
+        (), 'Host names clients may name in `Host`, separated by spaces or commas '
+        '(`.example.com` also accepts its subdomains; ports are ignored). A request naming '
+        'another host answers 400. Empty accepts any host: list your names in production.')
     debug: bool = option(
         False, 'Add the exception and traceback to 500 answers. Never in production.')
 
