@@ -22,13 +22,15 @@ from trylite.auth.tokens import parse_key
 
 
 def test_every_event_is_logged_without_a_secret(db, settings, caplog):
-    settings(throttle={'max_failures': 2})
+    settings(throttle={'max_failures': 2}, user_application={'max_pending': 3})
     caplog.set_level(logging.DEBUG)
     alice = create_user(db, 'alice')
     app = make_client(address='203.0.113.1')
     person = make_client(address='198.51.100.2')
     stranger = make_client(address='192.0.2.66')
     keys = [request_key(app, db, 'alice') for _ in range(3)]
+    assert app.post(f'/{db}/user/application/',
+                    json={'user': 'alice', 'application': 'acme'}).status_code == 429
     decoy = request_key(stranger, db, 'nobody')
     login_form = person.get(prefs(db)).text
     assert log_in(person, db, password='not her password').status_code == 403  # noqa: S106
@@ -49,14 +51,17 @@ def test_every_event_is_logged_without_a_secret(db, settings, caplog):
         'user': 'alice', 'key': keys[0], 'application': 'acme'}).status_code == 204
     cli_key = request_key(app, db, 'alice')
     assert invoke('application', 'validate', '-d', db, public_id(cli_key)).exit_code == 0
+    assert person.post(prefs(db) + 'logout', data={'csrf_token': session_csrf}
+                       ).status_code == 303
     assert invoke('user', 'set-password', '-d', db, 'alice', '--password-stdin',
                   input='a new password\n').exit_code == 0
 
     events = [(r.audit['event'], r.audit) for r in caplog.records if r.name == 'trylite.audit']
     seen = {event for event, _ in events}
-    assert seen == {'key.requested', 'login.failed', 'login.succeeded', 'key.validated',
-                    'key.cancelled', 'key.deleted', 'key.refused', 'throttle.started',
-                    'key.delete_refused', 'key.revoked', 'sessions.ended'}
+    assert seen == {'key.requested', 'key.request_refused', 'login.failed', 'login.succeeded',
+                    'key.validated', 'key.cancelled', 'key.deleted', 'key.refused',
+                    'throttle.started', 'key.delete_refused', 'key.revoked', 'logout',
+                    'sessions.ended'}
     by_event = {}
     for event, fields in events:
         by_event.setdefault(event, []).append(fields)
@@ -65,6 +70,8 @@ def test_every_event_is_logged_without_a_secret(db, settings, caplog):
     assert by_event['login.failed'] == [
         {'event': 'login.failed', 'database': db, 'login': 'alice', 'address': '198.51.100.2'}]
     assert by_event['login.succeeded'][0]['person'] == alice
+    assert by_event['logout'][0]['person'] == alice
+    assert by_event['key.request_refused'][0]['reason'] == 'max_pending'
     assert [(f['key'], f.get('person'), f.get('address'), f.get('by'))
             for f in by_event['key.validated']] == [
         (public_id(keys[0]), alice, '198.51.100.2', None),
