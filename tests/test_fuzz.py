@@ -275,9 +275,10 @@ def test_base64_segments(target: Target, segment: str) -> None:
 @given(segment=segments)
 def test_string_path_variables(target: Target, segment: str) -> None:
     """A path variable reaching SQL (a counter's name): NUL or unpaired surrogates are 400 on
-    PostgreSQL, never 500."""
-    status = target.answer('GET', f'/{target.db}/counter/{segment}')
-    assert status in (200, 400, 404)
+    PostgreSQL, never 500 (a name starting with a slash makes repeated slashes: 308)."""
+    path = f'/{target.db}/counter/{segment}'
+    status = target.answer('GET', path)
+    assert status in (200, 400, 404) or (status == 308 and '//' in path), (status, path)
 
 
 # -- preferences -----------------------------------------------------------------------------
