@@ -4,21 +4,40 @@
 :meth:`TryliteWSGI.route`. Each request is matched, checked (origin, body size) and handed to
 its handler; whatever the handler returns becomes a response (:mod:`trylite.web.responses`),
 whatever it raises becomes an error answer (:mod:`trylite.web.errors`). The settings the app
-depends on (CORS, proxies, body limit, debug) are resolved once per settings object, not per
-request.
+depends on (CORS, proxies, trusted hosts, body limit, debug) are resolved once per settings
+object, not per request.
+
+Hosts. With ``[web] trusted_hosts`` set, a request naming another host in ``Host`` (or, behind
+``[web] num_proxies`` proxies, ``X-Forwarded-Host``) answers 400 before anything runs. Redirects
+(a missing trailing slash, merged slashes) carry a relative ``Location``, so a forged ``Host``
+never ends up in one.
+
+Proxies. With ``[web] num_proxies`` set, the client's address, scheme and host come from the
+proxies' ``X-Forwarded-*`` headers. A request arriving without ``X-Forwarded-For`` means some
+client reaches trylite without a proxy — and such a client could name any address in that
+header: the first one logs a warning.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import traceback
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
 
-from werkzeug.exceptions import Forbidden, HTTPException, MethodNotAllowed, RequestEntityTooLarge
+from werkzeug.exceptions import (
+    Forbidden,
+    HTTPException,
+    MethodNotAllowed,
+    RequestEntityTooLarge,
+    SecurityError,
+)
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import Map, RequestRedirect, Rule
+from werkzeug.sansio.utils import host_is_trusted
 
 from ..converters import Base64Converter
 from ..exceptions import InvalidBody
@@ -73,9 +92,29 @@ class _Resolved:
         self.cors = CORS.from_settings(settings.web)
         self.max_size = settings.request.max_size
         self.debug = settings.web.debug
-        proxies = settings.web.num_proxies
+        self.trusted_hosts = settings.web.trusted_hosts
+        proxies = self.proxies = settings.web.num_proxies
         self.wsgi: WSGIApp = (ProxyFix(app.wsgi_app, proxies, proxies, proxies, proxies)
                               if proxies else app.wsgi_app)
+        #: Whether a request without ``X-Forwarded-For`` is still to be reported.
+        self.watch_proxies = proxies > 0
+
+    def check_proxies(self, environ: dict[str, Any]) -> None:
+        """Warn, once, when a request arrives without the header the proxies would add."""
+        if self.watch_proxies and 'HTTP_X_FORWARDED_FOR' not in environ:
+            self.watch_proxies = False
+            logger.warning(
+                '[web] num_proxies is %d, but a request from %s arrived without '
+                'X-Forwarded-For: if clients can reach trylite without going through the '
+                'proxies, they choose the address they are throttled by. Set [web] '
+                'num_proxies to the number of proxies every request goes through.',
+                self.proxies, environ.get('REMOTE_ADDR', 'an unknown address'))
+
+    def check_host(self, request: Request) -> None:
+        """Refuse (400) a request naming a host that is not in ``[web] trusted_hosts``."""
+        if self.trusted_hosts and not host_is_trusted(request.host, self.trusted_hosts):
+            raise SecurityError('This server does not answer to the host named in the '
+                                'request.')
 
 
 class TryliteWSGI:
@@ -147,7 +186,9 @@ class TryliteWSGI:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]
                  ) -> Iterable[bytes]:
-        return self._settings().wsgi(environ, start_response)
+        resolved = self._settings()
+        resolved.check_proxies(environ)
+        return resolved.wsgi(environ, start_response)
 
     def wsgi_app(self, environ: dict[str, Any], start_response: Callable[..., Any]
                  ) -> Iterable[bytes]:
@@ -172,15 +213,25 @@ class TryliteWSGI:
             try:
                 rule, view_args = adapter.match(method=method, return_rule=True)
             except MethodNotAllowed as exc:
-                if method == 'OPTIONS':  # plain OPTIONS: what the path accepts
-                    return Response(status=204, headers={'Allow': allow_header(
-                        exc.valid_methods)})
                 # the path's own route draws the error (an HTML page for pages)
                 valid = list(exc.valid_methods or ())
                 route = adapter.match(method=valid[0], return_rule=True)[0].trylite_route  # type: ignore[attr-defined]
+                resolved.check_host(request)
+                if method == 'OPTIONS':  # plain OPTIONS: what the path accepts
+                    return Response(status=204, headers={'Allow': allow_header(valid)})
                 exc.valid_methods = allow_header(valid).split(', ')
                 raise
+            except RequestRedirect as exc:  # the target's route draws a refused host
+                target = unquote(urlsplit(exc.new_url).path).removeprefix(request.script_root)
+                with contextlib.suppress(HTTPException):
+                    route = adapter.match(target, method, return_rule=True)[0].trylite_route  # type: ignore[attr-defined]
+                resolved.check_host(request)
+                raise
+            except HTTPException:  # no such path
+                resolved.check_host(request)
+                raise
             route = rule.trylite_route  # type: ignore[attr-defined]
+            resolved.check_host(request)
             request.view_args = view_args
             if origin is not None and CORS.null_like(origin):
                 if not route.allow_null_origin:
@@ -212,8 +263,11 @@ class TryliteWSGI:
     def handle_exception(self, request: Request, exc: Exception,
                          renderer: ErrorRenderer = render_json) -> Response:
         """The one error path: every exception becomes a response here."""
-        if isinstance(exc, RequestRedirect):
-            return exc.get_response(request.environ)
+        if isinstance(exc, RequestRedirect):  # relative: the Host header is the client's
+            target = urlsplit(exc.new_url)
+            return Response(status=exc.code, headers={
+                'Location': urlunsplit(('', '', '/' + target.path.lstrip('/'), target.query,
+                                        ''))})
         if isinstance(exc, HTTPException) and isinstance(exc.response, Response):
             return exc.response
         handler = find_handler(self.exception_handlers, exc)
