@@ -9,6 +9,10 @@
 * ``POST /<db>/preferences/login`` — ``login``, ``password``, ``csrf_token``;
 * ``POST /<db>/preferences/keys`` — ``public_id``, ``action`` (``validate``, ``cancel`` or
   ``delete``), ``csrf_token``; answers ``303`` back to the page (post/redirect/get);
+* ``POST /<db>/preferences/apikeys`` — the person's personal API keys: ``action=create``
+  with ``name``, ``scope`` (``rpc`` or ``read``) and ``days`` (empty: no expiry, for
+  administrators) answers the page with the new key shown once; ``action=revoke`` with
+  ``public_id`` revokes one and answers ``303``;
 * ``POST /<db>/preferences/logout`` — ``csrf_token``.
 
 They are ordinary routes (:func:`install` adds them to an app) whose errors are drawn as HTML
@@ -46,11 +50,11 @@ from urllib.parse import quote
 
 from werkzeug.exceptions import BadRequest, Forbidden, NotFound
 
-from .auth import audit, throttle
+from .auth import apikeys, audit, throttle
 from .auth.keys import ACTIONS, NoSuchKey, act, applications, keys_of
-from .auth.persons import User, authenticate
+from .auth.persons import User, authenticate, is_admin
 from .auth.sessions import end_session, open_session, session_user
-from .auth.tokens import PUBLIC_ID_RE, SECRET_RE, new_secret
+from .auth.tokens import PERSONAL_PREFIX, PUBLIC_ID_RE, SECRET_RE, new_secret, parse_key
 from .formatting import when
 from .pool import Pool
 from .settings import current
@@ -143,16 +147,20 @@ def _notice_cookie(token: str, action: str, public_id: str) -> str:
     return f'{action}.{public_id}.{_signature(token, f"notice {action} {public_id}")}'
 
 
+#: What each action reports once done.
+_DONE = {**{name: action.done for name, action in ACTIONS.items()}, 'revoke': 'revoked'}
+
+
 def _notice(request: Request, token: str) -> str | None:
     """What the ``trylite_notice`` cookie reports, if the session *token* signed it."""
     sent = request.cookies.get(NOTICE_COOKIE, '')
     action, _, rest = sent.partition('.')
     public_id = rest.partition('.')[0]
-    if (action not in ACTIONS or not PUBLIC_ID_RE.fullmatch(public_id)
+    if (action not in _DONE or not PUBLIC_ID_RE.fullmatch(public_id)
             or not hmac.compare_digest(
                 sent.encode(), _notice_cookie(token, action, public_id).encode())):
         return None
-    return f'Key {public_id} {ACTIONS[action].done}.'
+    return f'Key {public_id} {_DONE[action]}.'
 
 
 def _cookie_token(request: Request, name: str) -> str | None:
@@ -204,13 +212,22 @@ def preferences(request: Request, pool: Pool) -> Response:
     if current_login is None:
         return _login_page(request, pool.database_name)
     user, token = current_login
-    response = render(request, pool.database_name, 'keys.html', user=user,
-                      keys=keys_of(Transaction().session, user.id),
-                      applications=applications(), csrf_token=_session_csrf(token),
-                      notice=_notice(request, token))
+    response = _keys_page(request, pool.database_name, user, token,
+                          notice=_notice(request, token))
     if NOTICE_COOKIE in request.cookies:  # shown once
         _delete_cookie(request, response, NOTICE_COOKIE, pool.database_name)
     return response
+
+
+def _keys_page(request: Request, database_name: str, user: User, token: str,
+               **values: Any) -> Response:
+    """The person's page: their applications' keys and their personal API keys."""
+    session = Transaction().session
+    return render(request, database_name, 'keys.html', user=user,
+                  keys=keys_of(session, user.id), applications=applications(),
+                  api_keys=apikeys.keys_of(session, user.id), is_admin=is_admin(user),
+                  key_max_days=current().api.key_max_days, csrf_token=_session_csrf(token),
+                  **values)
 
 
 @with_pool
@@ -270,6 +287,48 @@ def key_action(request: Request, pool: Pool) -> Response:
 
 @with_pool
 @with_transaction()
+def api_key_action(request: Request, pool: Pool) -> Response:
+    """Make (shown once, on the answered page) or revoke one of the person's API keys."""
+    current_login = current_user(request)
+    if current_login is None:
+        raise Forbidden('You are not logged in (or your session has ended). '
+                        'Log in again.')
+    user, token = current_login
+    _check_csrf(request, _session_csrf(token))
+    action = request.form.get('action', '')
+    session = Transaction().session
+    if action == 'create':
+        days_text = request.form.get('days', '').strip()
+        if days_text and not days_text.isdigit():
+            raise BadRequest('The expiry is a number of days.')
+        value = apikeys.create_key(session, user, request.form.get('name', ''),
+                                   request.form.get('scope', 'rpc'),
+                                   int(days_text) if days_text else None)
+        parsed = parse_key(value, PERSONAL_PREFIX)
+        assert parsed is not None
+        audit.record('apikey.created', database=pool.database_name, person=user.id,
+                     key=parsed.public_id, address=request.remote_addr)
+        made = {'name': request.form.get('name', '').strip(), 'value': value,
+                'token': f'token {parsed.public_id}:{parsed.secret}'}
+        return _keys_page(request, pool.database_name, user, token, new_key=made)
+    public_id = request.form.get('public_id', '')
+    if action != 'revoke' or not PUBLIC_ID_RE.fullmatch(public_id):
+        raise BadRequest('The form needs an action: create (with a name) or revoke (with a '
+                         'public_id).')
+    try:
+        apikeys.revoke(session, public_id, user.id)
+    except NoSuchKey:
+        raise NotFound('You have no such key.') from None
+    audit.record('apikey.revoked', database=pool.database_name, person=user.id,
+                 key=public_id, address=request.remote_addr)
+    response = _redirect(request, pool.database_name)
+    _set_cookie(request, response, NOTICE_COOKIE, _notice_cookie(token, 'revoke', public_id),
+                pool.database_name, max_age=60)
+    return response
+
+
+@with_pool
+@with_transaction()
 def logout(request: Request, pool: Pool) -> Response:
     """End the session (when there is one) and go back to the login form."""
     current_login = current_user(request)
@@ -289,5 +348,6 @@ def install(app: TryliteWSGI) -> None:
             ('/<database_name>/preferences/', 'GET', preferences),
             ('/<database_name>/preferences/login', 'POST', log_in),
             ('/<database_name>/preferences/keys', 'POST', key_action),
+            ('/<database_name>/preferences/apikeys', 'POST', api_key_action),
             ('/<database_name>/preferences/logout', 'POST', logout)):
         app.route(rule, methods=[method], error_renderer=render_error)(page)

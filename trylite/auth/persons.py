@@ -19,7 +19,8 @@ from ..exceptions import UserError
 from ..model import Model
 from ..pool import Pool
 
-__all__ = ['LOGIN_LENGTH', 'MIN_PASSWORD_LENGTH', 'User', 'authenticate', 'make_admin']
+__all__ = ['LOGIN_LENGTH', 'MIN_PASSWORD_LENGTH', 'User', 'authenticate', 'is_admin',
+           'make_admin']
 
 _hasher = PasswordHasher()
 #: A hash checked when the login is unknown, so both cases cost the same time.
@@ -76,6 +77,11 @@ def authenticate(session: Session, login: str, password: str) -> User | None:
             _hasher.verify(_DUMMY_HASH, password)
         return None
     return user if user.check_password(password) else None
+
+
+def is_admin(user: User) -> bool:
+    """Whether *user* is a member of the admin group (every right)."""
+    return any(group.name == ADMIN_GROUP for group in user.group_ids)
 
 
 def make_admin(session: Session, user: User) -> None:
