@@ -48,6 +48,7 @@ def test_a_web_session(client, crew):
     info = answer['result']
     assert info['uid'] == crew.reader and info['db'] == crew.db
     assert info['username'] == 'reader' and info['user_context']['uid'] == crew.reader
+    assert info['is_admin'] is False
     cookie = client.get_cookie(SESSION_COOKIE)
     assert cookie.http_only and cookie.same_site == 'Lax' and cookie.path == '/'
     assert cookie.value.endswith('.' + crew.db)
@@ -75,7 +76,7 @@ def test_a_web_session(client, crew):
 def test_a_new_login_replaces_the_session(client, crew):
     log_in(client, crew, 'reader')
     first = client.get_cookie(SESSION_COOKIE).value
-    log_in(client, crew, 'boss')
+    assert log_in(client, crew, 'boss')['result']['is_admin'] is True
     assert call_kw(client, 'res.users', 'context_get', [])['result']['uid'] == crew.boss
     client.set_cookie(SESSION_COOKIE, first)
     assert_jsonrpc_error(call_kw(client, 'test.partner', 'search', [[]]), SESSION_EXPIRED, 100)

@@ -31,7 +31,9 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
+
+from sqlalchemy import select
 
 from ... import __version__
 from ...auth import apikeys, throttle
@@ -39,14 +41,15 @@ from ...auth.logins import login
 from ...auth.persons import User
 from ...auth.sessions import open_session, session_user
 from ...auth.tokens import PERSONAL_PREFIX, parse_key
+from ...data.access import ADMIN_GROUP
 from ...data.dispatch import FULL, Caller, Scope, execute_as
 from ...exceptions import AuthenticationFailed, BadArguments
 from ...settings import current
 from ...transaction import Transaction
 from ...web.request import Request
 
-__all__ = ['MODEL_ALIASES', 'SERVER_VERSION', 'bearer_token', 'execute', 'key_caller',
-           'log_in', 'password_caller', 'session_caller', 'version']
+__all__ = ['MODEL_ALIASES', 'SERVER_VERSION', 'LoggedIn', 'bearer_token', 'execute',
+           'key_caller', 'log_in', 'password_caller', 'session_caller', 'version']
 
 #: The Odoo version whose protocols trylite speaks.
 SERVER_VERSION = '19.0'
@@ -88,30 +91,34 @@ def _digest(secret: str) -> bytes:
     return hmac.new(_PEPPER, secret.encode('utf-8', 'surrogatepass'), hashlib.sha256).digest()
 
 
+_person = select(User.login, User.password_hash, User.active)
+
+
 def password_caller(uid: Any, secret: Any, remote_addr: str | None) -> Caller:
     """The caller of XML-RPC's and JSON-RPC's ``uid`` + password (or personal key)."""
     def caller() -> tuple[int, Scope]:
         transaction = Transaction()
         valid_uid = isinstance(uid, int) and not isinstance(uid, bool) and 0 < uid < 2**63
-        user = transaction.session.get(User, uid) if valid_uid else None
-        if not isinstance(secret, str) or user is None or not user.active:
+        row = transaction.connection.execute(_person.where(User.id == uid)).first() if (
+            valid_uid) else None
+        if not isinstance(secret, str) or row is None or not row.active:
             throttle.failure(throttle.subjects(remote_addr))
             raise AuthenticationFailed('Wrong login or password.')
         parsed = parse_key(secret, PERSONAL_PREFIX)
         if parsed is not None:
             identity = apikeys.authenticate_pair(parsed.public_id, parsed.secret, remote_addr)
-            if identity.user.id != user.id:
+            if identity.user.id != uid:
                 raise AuthenticationFailed('Wrong login or password.')
-            return user.id, identity.scope
-        where = (transaction.backend.uri, transaction.database_name, user.id)
+            return uid, identity.scope
+        where = (transaction.backend.uri, transaction.database_name, uid)
         digest = _digest(secret)
-        known = _verified.get((*where, user.password_hash or ''), b'')
-        if not (user.password_hash and hmac.compare_digest(known, digest)):
-            login(user.login, secret, remote_addr)
+        known = _verified.get((*where, row.password_hash or ''), b'')
+        if not (row.password_hash and hmac.compare_digest(known, digest)):
+            user = login(row.login, secret, remote_addr)
             if len(_verified) >= _VERIFIED_MAX:
                 _verified.clear()
             _verified[(*where, user.password_hash or '')] = digest  # rehashed, maybe
-        return user.id, FULL
+        return uid, FULL
     return caller
 
 
@@ -125,8 +132,18 @@ def session_caller(token: str | None) -> Caller:
     return caller
 
 
+class LoggedIn(NamedTuple):
+    """Who logged in, and the token of their web session (if one was opened)."""
+
+    uid: int
+    login: str
+    name: str
+    admin: bool
+    token: str | None
+
+
 def log_in(database: str, name: Any, secret: Any, remote_addr: str | None, *,
-           session: bool = False, replaces: str | None = None) -> tuple[User, str | None]:
+           session: bool = False, replaces: str | None = None) -> LoggedIn:
     """The person *name* whose password (or personal key) *secret* is, checked and throttled
     in a transaction of its own on *database* (:class:`AuthenticationFailed` otherwise); with
     *session*, also the token of a web session opened for them in the same transaction (the
@@ -134,11 +151,11 @@ def log_in(database: str, name: Any, secret: Any, remote_addr: str | None, *,
     if not isinstance(name, str) or not isinstance(secret, str):
         name, secret = '', ''
 
-    def run() -> tuple[User, str | None]:
+    def run() -> LoggedIn:
         user = login(name, secret, remote_addr)
         token = open_session(Transaction().session, user, replaces) if session else None
-        Transaction().session.expunge(user)
-        return user, token
+        admin = any(group.name == ADMIN_GROUP for group in user.group_ids)
+        return LoggedIn(user.id, user.login, user.name, admin, token)
 
     return Transaction.run(database, 0, run, retries=current().database.retry)
 

@@ -57,7 +57,7 @@ def common_login(request: Request, db: Any, login: Any, password: Any) -> int | 
     ``False`` (throttled like every login)."""
     try:
         return calls.log_in(choose(request, named_database(db)), login, password,
-                            request.remote_addr)[0].id
+                            request.remote_addr).uid
     except AuthenticationFailed:
         return False
 
@@ -105,6 +105,10 @@ SERVICES: dict[str, dict[str, Callable[..., Any]]] = {
 }
 
 
+_SIGNATURES = {function: inspect.signature(function)
+               for methods in SERVICES.values() for function in methods.values()}
+
+
 def named_database(db: Any) -> str | None:
     """The database a call's ``db`` argument names (``None``: none; then see
     :func:`~trylite.protocols.databases.choose`)."""
@@ -125,7 +129,7 @@ def dispatch(request: Request, service: Any, method: Any, args: Any) -> Any:
     if not isinstance(args, list | tuple):
         raise BadArguments('args must be a list.')
     try:
-        inspect.signature(function).bind(request, *args)
+        _SIGNATURES[function].bind(request, *args)
     except TypeError:
         raise BadArguments(f'{service}.{method} does not take {len(args)} '
                            'arguments.') from None

@@ -74,18 +74,18 @@ def authenticate(request: Request) -> Response:
     params = rpc.jsonrpc_params(request)
     database = choose(request, rpc.named_database(params.get('db')))
     previous = _session(request)
-    user, token = calls.log_in(database, params.get('login'), params.get('password'),
-                               request.remote_addr, session=True,
-                               replaces=previous[1] if previous and previous[0] == database
-                               else None)
-    context = {'lang': 'en_US', 'tz': 'UTC', 'uid': user.id}
+    user = calls.log_in(database, params.get('login'), params.get('password'),
+                        request.remote_addr, session=True,
+                        replaces=previous[1] if previous and previous[0] == database else None)
+    context = {'lang': 'en_US', 'tz': 'UTC', 'uid': user.uid}
     response = rpc.jsonrpc_answer(request, {
-        'uid': user.id, 'db': database, 'username': user.login, 'name': user.name,
+        'uid': user.uid, 'db': database, 'username': user.login, 'name': user.name,
         'user_context': context, 'server_version': calls.SERVER_VERSION,
         'server_version_info': calls.version()['server_version_info'],
-        'is_system': False, 'is_admin': False})
-    response.set_cookie(SESSION_COOKIE, f'{token}.{database}', max_age=current().session.timeout,
-                        path='/', secure=request.is_secure, httponly=True, samesite='Lax')
+        'is_system': False, 'is_admin': user.admin})
+    response.set_cookie(SESSION_COOKIE, f'{user.token}.{database}',
+                        max_age=current().session.timeout, path='/', secure=request.is_secure,
+                        httponly=True, samesite='Lax')
     return response
 
 
