@@ -117,8 +117,7 @@ def _boolean(value: bool | None) -> str:
         '<value><boolean>0</boolean></value>'
 
 
-#: The writers of the common scalar types, by exact type (answers are large: no call per
-#: value through :func:`_dump` for them).
+#: The writers of the common scalar types, by exact type.
 _SCALARS: dict[type[Any], Callable[[Any], str]] = {
     str: _string, int: _integer, bool: _boolean, float: _double, type(None): _boolean}
 
@@ -132,21 +131,13 @@ def _dump(value: Any, out: Callable[[str], Any]) -> None:
         out('<value><struct>')
         for key, item in value.items():
             out(f'<member><name>{_text(key if type(key) is str else str(key))}</name>')
-            scalar = _SCALARS.get(type(item))
-            if scalar is not None:
-                out(scalar(item))
-            else:
-                _dump(item, out)
+            _dump(item, out)
             out('</member>')
         out('</struct></value>')
     elif type(value) is list or type(value) is tuple:
         out('<value><array><data>')
         for item in value:
-            scalar = _SCALARS.get(type(item))
-            if scalar is not None:
-                out(scalar(item))
-            else:
-                _dump(item, out)
+            _dump(item, out)
         out('</data></array></value>')
     else:
         _dump_other(value, out)
