@@ -36,7 +36,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import select
 
 from ... import __version__
-from ...auth import apikeys, throttle
+from ...auth import apikeys
 from ...auth.logins import login
 from ...auth.persons import User
 from ...auth.sessions import open_session, session_user
@@ -102,7 +102,7 @@ def password_caller(uid: Any, secret: Any, remote_addr: str | None) -> Caller:
         row = transaction.connection.execute(_person.where(User.id == uid)).first() if (
             valid_uid) else None
         if not isinstance(secret, str) or row is None or not row.active:
-            throttle.failure(throttle.subjects(remote_addr))
+            login('', '', remote_addr)  # no such person: a failed login, counted; raises
             raise AuthenticationFailed('Wrong login or password.')
         parsed = parse_key(secret, PERSONAL_PREFIX)
         if parsed is not None:
