@@ -17,15 +17,20 @@ another person's line is answered 404, exactly like a line that does not exist.
 ==========================================  ======================================================
 
 A line is ``{"id", "work", "work_name", "date", "duration", "description"}``: ``work`` is the
-id of an active work, ``date`` is ``YYYY-MM-DD``, ``duration`` a whole number of minutes from 1
-to 1440, ``description`` a string of at most 500 characters or ``null``. Bad input answers 400
-whose JSON ``field`` names the field at fault; a body that is not JSON answers 415.
+id of an active work open for timesheets on the date, ``date`` is ``YYYY-MM-DD``, ``duration`` a
+whole number of minutes from 1 to 1440, ``description`` a string of at most 500 characters or
+``null``. Bad input answers 400 whose JSON ``field`` names the field at fault; a body that is
+not JSON answers 415.
+
+These are the same lines Tryton's clients book through :mod:`example_app.tryton`, which stores
+durations in seconds: such a line shows here rounded to the nearest minute. A line written here
+is booked as the caller's employee who may book its work on its date (see
+:func:`example_app.booking.write`), or as none when they have no such employee.
 """
 
 from __future__ import annotations
 
 import datetime
-import re
 from typing import Any
 
 from sqlalchemy import select
@@ -45,20 +50,21 @@ from trylite.wrappers import (
 )
 from trylite.wsgi import Request, app, json_response
 
-from .models import DESCRIPTION_LENGTH, MAX_DURATION, Line, Work
+from . import booking
+from .booking import MAX_ID, parse_date
+from .models import MAX_DURATION, Line, Work
 
 APPLICATION = 'timesheet'
 register_application(APPLICATION, 'Timesheet')
 
 #: Largest request body of the line routes, in bytes (a line is far smaller).
 MAX_BODY = 8 * 1024
-#: Largest id a URL or a body may name (ids are 32-bit integers in every database).
-MAX_ID = 2**31 - 1
+#: Longest line, in minutes: one day.
+MAX_MINUTES = MAX_DURATION // 60
 #: What the body of each write may hold, and the JSON type of each field.
 FIELDS = ('work', 'date', 'duration', 'description')
 TYPES: dict[str, type | tuple[type, ...]] = {
     'work': int, 'date': str, 'duration': int, 'description': (str, type(None))}
-DATE_RE = re.compile(r'\d{4}-\d{2}-\d{2}')
 
 
 # -- routes --------------------------------------------------------------------------------
@@ -133,61 +139,32 @@ def list_lines(start: datetime.date | None, end: datetime.date | None) -> list[d
 
 def own_line(line_id: int) -> Line:
     """The caller's line *line_id*; 404 when it does not exist or is someone else's."""
-    found = Transaction().session.scalars(
-        select(Line).where(Line.id == line_id, Line.user == Transaction().user)).first()
+    found = booking.own_line(line_id)
     if found is None:
         raise NotFound('No such line.')
     return found
 
 
 def write(target: Line, data: dict[str, Any]) -> None:
-    """Check the fields of *data* and set them on *target* (added to the session)."""
-    session = Transaction().session
-    if 'work' in data:
-        target.work = active_work(data['work']).id
+    """Check the fields of *data* (durations in minutes) and write them to *target*."""
+    values = dict(data)
     if 'date' in data:
-        target.date = parse_date(data, 'date') or target.date
+        values['date'] = parse_date(data, 'date')
     if 'duration' in data:
-        duration = data['duration']
-        if not 1 <= duration <= MAX_DURATION:
-            raise FieldError('duration', f"'duration' must be from 1 to {MAX_DURATION} "
+        if not 1 <= data['duration'] <= MAX_MINUTES:
+            raise FieldError('duration', f"'duration' must be from 1 to {MAX_MINUTES} "
                              'minutes.')
-        target.duration = duration
+        values['duration'] = data['duration'] * 60
     if 'description' in data:
-        description = data['description'] or ''
-        if len(description) > DESCRIPTION_LENGTH:
-            raise FieldError('description', f"'description' must not exceed "
-                             f'{DESCRIPTION_LENGTH} characters.')
-        target.description = description
-    session.add(target)
-    session.flush()
-
-
-def active_work(work_id: int) -> Work:
-    """The active work *work_id*; 400 naming ``work`` otherwise."""
-    found = Transaction().session.get(Work, work_id) if 0 < work_id <= MAX_ID else None
-    if found is None or not found.active:
-        raise FieldError('work', f'There is no active work {work_id}.')
-    return found
-
-
-def parse_date(values: Any, field: str, required: bool = True) -> datetime.date | None:
-    """The ``YYYY-MM-DD`` date in ``values[field]``; 400 naming *field* if it is not one."""
-    value = values.get(field)
-    if value in (None, '') and not required:
-        return None
-    if not isinstance(value, str) or not DATE_RE.fullmatch(value):
-        raise FieldError(field, f'{field!r} must be a date written YYYY-MM-DD.')
-    try:
-        return datetime.date.fromisoformat(value)
-    except ValueError:
-        raise FieldError(field, f'{field!r} is not a valid date: {value}.') from None
+        values['description'] = booking.check_description(data['description'])
+    booking.write(target, values)
 
 
 def as_json(found: Line, work_name: str | None = None) -> dict[str, Any]:
-    """The JSON object of a line."""
+    """The JSON object of a line (its duration rounded to the nearest minute: Tryton's
+    clients book seconds)."""
     if work_name is None:
         work_name = Transaction().session.get(Work, found.work).name  # type: ignore[union-attr]
     return {'id': found.id, 'work': found.work, 'work_name': work_name,
-            'date': found.date, 'duration': found.duration,
+            'date': found.date, 'duration': int((found.duration + 30) // 60),
             'description': found.description}

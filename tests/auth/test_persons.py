@@ -6,6 +6,7 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import select
 
+import trylite.auth.persons
 from tests.helpers import PASSWORD, create_user, set_active
 from trylite.auth.persons import User, authenticate
 from trylite.exceptions import Duplicate, UserError
@@ -77,3 +78,22 @@ def test_login_is_unique(db):
         transaction.session.flush()
     with Transaction.start(db, readonly=True) as transaction:
         assert transaction.session.scalars(select(User.name)).all() == ['Alice']
+
+
+def test_every_login_costs_one_password_check(db, monkeypatch):
+    """A wrong password, an unknown and an inactive login each run one argon2 check (against a
+    dummy hash when there is no person), so a login's existence takes no less time to refuse."""
+    create_user(db, 'alice')
+    create_user(db, 'bob', active=False)
+    checked = []
+
+    class Counting(PasswordHasher):
+        def verify(self, hash, password):  # noqa: A002
+            checked.append(hash)
+            return super().verify(hash, password)
+
+    monkeypatch.setattr(trylite.auth.persons, '_hasher', Counting())
+    with Transaction.start(db) as transaction:
+        for login in ('alice', 'nobody', 'bob'):
+            assert authenticate(transaction.session, login, 'wrong password') is None
+    assert len(checked) == 3

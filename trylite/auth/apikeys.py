@@ -27,7 +27,7 @@ from ..model import Model, utcnow
 from ..pool import Pool
 from ..settings import current
 from ..transaction import Transaction
-from . import keys, throttle
+from . import audit, keys, throttle
 from .persons import User
 from .tokens import KEY_PREFIX, PERSONAL_PREFIX, new_key, parse_key, secret_matches
 
@@ -136,7 +136,9 @@ def authenticate_pair(public_id: str | None, secret: str | None, remote_addr: st
             _personal.where(ApiKey.public_id == public_id)).first()
     now = utcnow()
     if not secret_matches(secret if row else None, row.secret_hash if row else None):
-        throttle.failure(throttle.subjects(remote_addr))
+        throttle.failure(throttle.key_failures(remote_addr))
+        audit.record('apikey.refused', database=transaction.database_name, key=public_id,
+                     address=remote_addr)
         raise AuthenticationFailed('A valid API key is required.')
     assert row is not None
     if not row.User.active or (row.expires is not None and row.expires <= now):

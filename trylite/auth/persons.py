@@ -24,13 +24,15 @@ from ..model import Model, rpc
 from ..pool import Pool
 from ..transaction import Transaction
 
-__all__ = ['MIN_PASSWORD_LENGTH', 'User', 'authenticate', 'make_admin']
+__all__ = ['LOGIN_LENGTH', 'MIN_PASSWORD_LENGTH', 'User', 'authenticate', 'make_admin']
 
 _hasher = PasswordHasher()
 #: A hash checked when the login is unknown, so both cases cost the same time.
 _DUMMY_HASH = _hasher.hash('trylite: no such person')
 
 MIN_PASSWORD_LENGTH = 8
+#: The longest login.
+LOGIN_LENGTH = 100
 
 
 class User(Model):
@@ -40,7 +42,7 @@ class User(Model):
     __tablename__ = 'res_user'
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    login: Mapped[str] = mapped_column(String(100), unique=True)
+    login: Mapped[str] = mapped_column(String(LOGIN_LENGTH), unique=True)
     name: Mapped[str] = mapped_column(String(200), default='')
     password_hash: Mapped[str | None] = mapped_column(String(200), default=None,
                                                       info={'secret': True})

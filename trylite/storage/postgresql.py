@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, create_engine, text
+from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
@@ -162,9 +162,6 @@ class PostgreSQLBackend(Backend):
                 conn.commit()
             except DBAPIError:
                 conn.invalidate()  # closing the session releases the lock
-
-    def lock_for_write(self, conn: Connection, table: Table) -> None:
-        conn.exec_driver_sql(f'LOCK TABLE "{table.name}" IN SHARE ROW EXCLUSIVE MODE')
 
     def _classify(self, exc: BaseException, during_commit: bool) -> BaseException | None:
         if not isinstance(exc, DBAPIError):
