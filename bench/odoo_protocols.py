@@ -64,7 +64,7 @@ def credentials(person: int) -> tuple[str, str]:
         assert user is not None
         user.set_password(PASSWORD)
         personal = create_key(transaction.session, user, 'bench', 'read', days=1)
-        application = keys.request_key(user.login, 'odoo-bench')
+        application = keys.request_key(user.login, 'odoo-bench', '127.0.0.1')
     with Transaction.start(DATABASE) as transaction:
         keys.validate(transaction.session, application.split('_')[1])
     return personal, application
