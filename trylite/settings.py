@@ -129,7 +129,8 @@ class RequestSettings:
 
 @dataclass(frozen=True, slots=True)
 class SessionSettings:
-    timeout: int = option(3600, 'Seconds a preferences login lasts.')
+    timeout: int = option(
+        3600, 'Seconds a login session lasts (preferences pages, Odoo web sessions).')
 
 
 @dataclass(frozen=True, slots=True)

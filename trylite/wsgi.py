@@ -3,8 +3,9 @@
 ``app`` is a :class:`~trylite.web.app.TryliteWSGI` with trylite's built-in features installed
 once, here, by :func:`install_builtins`: the user-application key routes
 (:mod:`trylite.user_application`), the preferences pages (:mod:`trylite.preferences`), the
-OpenAPI document of each database with its documentation page (:mod:`trylite.openapi`) and
-Frappe's REST API (:mod:`trylite.protocols.frappe`).
+OpenAPI document of each database with its documentation page (:mod:`trylite.openapi`),
+Frappe's REST API (:mod:`trylite.protocols.frappe`) and Odoo's protocols at the host root
+(:mod:`trylite.protocols.odoo`).
 Modules add their own routes with ``@app.route(...)`` and are served with
 ``trylite serve --module MODULE`` (or by any WSGI server, as ``trylite.wsgi:app``).
 
@@ -20,7 +21,7 @@ gives which status. CORS: see :mod:`trylite.web.cors`.
 from __future__ import annotations
 
 from . import openapi, preferences, user_application
-from .protocols import frappe
+from .protocols import frappe, odoo
 from .web.app import TryliteWSGI
 from .web.request import Request
 from .web.responses import json_response
@@ -34,6 +35,7 @@ def install_builtins(target: TryliteWSGI) -> TryliteWSGI:
     preferences.install(target)
     openapi.install(target)
     frappe.install(target)
+    odoo.install(target)
     return target
 
 

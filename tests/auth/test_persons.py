@@ -39,6 +39,26 @@ def test_outdated_hash_is_upgraded():
     assert user.password_hash != weak and user.check_password(PASSWORD)
 
 
+def test_no_rehash_in_a_read_only_transaction(db):
+    weak = PasswordHasher(time_cost=1, memory_cost=8192).hash(PASSWORD)
+    user_id = create_user(db, 'alice')
+    with Transaction.start(db) as transaction:
+        transaction.session.get(User, user_id).password_hash = weak
+    with Transaction.start(db, readonly=True) as transaction:
+        assert authenticate(transaction.session, 'alice', PASSWORD) is not None
+    with Transaction.start(db) as transaction:
+        assert transaction.session.get(User, user_id).password_hash == weak
+        assert authenticate(transaction.session, 'alice', PASSWORD) is not None
+    with Transaction.start(db) as transaction:
+        assert transaction.session.get(User, user_id).password_hash != weak
+
+
+def test_context_get_tells_who_calls(db):
+    user_id = create_user(db, 'alice')
+    with Transaction.start(db, user_id, readonly=True):
+        assert User.context_get() == {'lang': 'en_US', 'tz': 'UTC', 'uid': user_id}
+
+
 def test_authenticate(db):
     user_id = create_user(db, 'alice')
     with Transaction.start(db) as transaction:
