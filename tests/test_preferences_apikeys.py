@@ -10,9 +10,9 @@ from sqlalchemy import select
 
 from tests.helpers import add_to_group
 from tests.test_preferences import (  # noqa: F401  (cheap_argon2: autouse)
-    alice,
     assert_html,
     cheap_argon2,
+    create_user,
     csrf,
     log_in,
     prefs,
@@ -22,6 +22,11 @@ from trylite.auth.apikeys import ApiKey
 from trylite.auth.tokens import PERSONAL_PREFIX, parse_key
 from trylite.exceptions import AuthenticationFailed
 from trylite.transaction import Transaction
+
+
+@pytest.fixture
+def alice(db: str) -> int:
+    return create_user(db, 'alice')
 
 
 def make(client, db, **form):
@@ -89,7 +94,6 @@ def test_administrators_may_make_keys_that_do_not_expire(db, client, alice):
 
 
 def test_revoking_someone_elses_key_is_404(db, client, alice):
-    from tests.test_preferences import create_user
     bob = create_user(db, 'bob')
     with Transaction.start(db) as transaction:
         from trylite.auth.persons import User
