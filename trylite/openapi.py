@@ -8,6 +8,11 @@
   features contribute (:data:`CONTRIBUTORS`: endpoints stored as records, the data API of
   the models the caller may read). Routes whose path starts with ``/_`` are internal and left
   out. ``<database_name>`` is the database of the document.
+* The data API is described per model for the caller: a request sending a key
+  (``Authorization: Bearer <key>``, a personal API key or a user-application key) also gets,
+  for every model that person may read (within the key's scope), the model's record schema,
+  ``POST /json/2/<model>/search_read`` (Odoo's JSON-2) and ``GET /<db>/api/resource/<model>``
+  (Frappe's REST). Without a valid key, no model is listed.
 * ``GET /<database_name>/doc`` shows the document with Swagger UI, whose files come with the
   ``swagger-ui-py`` package and are served by trylite (``/_trylite/doc/…``): no CDN.
 """
@@ -26,25 +31,21 @@ from werkzeug.routing import Rule
 from werkzeug.utils import send_file
 
 from . import __version__
+from .auth.apikeys import authenticate
+from .data import records
+from .data.env import current_env
+from .exceptions import AccessError, AuthenticationFailed, Throttled
 from .pool import Pool
+from .transaction import Transaction
 from .web.app import Route, TryliteWSGI
 from .web.cors import ANY_METHODS
-from .web.errors import render_json
+from .web.errors import PROBLEM_SCHEMA
 from .web.request import Request
 from .web.responses import Response, json_response
 from .wrappers import with_pool
 
-__all__ = ['CONTRIBUTORS', 'PROBLEM', 'document', 'install']
+__all__ = ['CONTRIBUTORS', 'document', 'install']
 
-#: The JSON error answer every route may give.
-PROBLEM: dict[str, Any] = {
-    'type': 'object', 'required': ['status', 'message'],
-    'properties': {
-        'status': {'type': 'integer'}, 'message': {'type': 'string'},
-        'description': {'type': 'string'}, 'field': {'type': 'string'},
-        'errors': {'type': 'array', 'items': {'type': 'object'}},
-    },
-}
 #: Functions adding to a database's document: ``contributor(request, database_name, doc)``
 #: adds paths, components and security schemes to *doc* (features register themselves).
 CONTRIBUTORS: list[Callable[[Request, str, dict[str, Any]], None]] = []
@@ -73,7 +74,7 @@ def document(app: TryliteWSGI, request: Request, database_name: str) -> dict[str
                  'description': 'Every route served for this database.'},
         'servers': [{'url': request.host_url.rstrip('/') or '/'}],
         'paths': {},
-        'components': {'schemas': {'Problem': PROBLEM}, 'securitySchemes': {}},
+        'components': {'schemas': {'Problem': PROBLEM_SCHEMA}, 'securitySchemes': {}},
     }
     operation_ids: set[str] = set()
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
@@ -134,13 +135,12 @@ def _operation(doc: dict[str, Any], route: Route, method: str,
                parameters: list[dict[str, Any]], operation_ids: set[str]) -> dict[str, Any]:
     func = route.func
     lines = (func.__doc__ or '').strip().splitlines()
-    html = route.error_renderer is not render_json
     operation: dict[str, Any] = {
         'operationId': _unique(f'{func.__name__}_{method.lower()}', operation_ids),
         'summary': lines[0] if lines else func.__name__.replace('_', ' '),
         'tags': [func.__module__.split('.')[0]],
         'parameters': parameters,
-        'responses': _responses(route, html),
+        'responses': _responses(route),
     }
     if len(lines) > 2:
         operation['description'] = '\n'.join(line.strip() for line in lines[2:])
@@ -160,18 +160,22 @@ def _operation(doc: dict[str, Any], route: Route, method: str,
     return operation
 
 
-def _responses(route: Route, html: bool) -> dict[str, Any]:
-    if html:
-        page = {'content': {'text/html': {'schema': {'type': 'string'}}}}
-        return {'200': {'description': 'The page.', **page},
-                '303': {'description': 'Back to the page.'},
-                'default': {'description': 'An error page.', **page}}
+def _responses(route: Route) -> dict[str, Any]:
+    """Success and errors: the errors as the route's renderer draws them
+    (:func:`~trylite.web.errors.drawn_as`)."""
+    media_type, schema = getattr(route.error_renderer, 'trylite_errors', (None, {}))
+    if schema == PROBLEM_SCHEMA:
+        schema = {'$ref': '#/components/schemas/Problem'}
+    error: dict[str, Any] = {'description': 'An error.'}
+    if media_type is not None:
+        error['content'] = {media_type: {'schema': schema}}
     success: dict[str, Any] = {'description': 'Success.'}
     if route.response_schema is not None:
         success['content'] = {'application/json': {'schema': route.response_schema.schema}}
-    return {'2XX': success,
-            'default': {'description': 'An error.', 'content': {'application/json': {
-                'schema': {'$ref': '#/components/schemas/Problem'}}}}}
+    if media_type == 'text/html':  # a page: its answers are pages, or redirects back to it
+        return {'200': {'description': 'The page.', 'content': error['content']},
+                '303': {'description': 'Back to the page.'}, 'default': error}
+    return {'2XX': success, 'default': error}
 
 
 def _unique(name: str, taken: set[str]) -> str:
@@ -180,6 +184,105 @@ def _unique(name: str, taken: set[str]) -> str:
         candidate, number = f'{name}_{number}', number + 1
     taken.add(candidate)
     return candidate
+
+
+# -- the data API, per model ------------------------------------------------------------------
+#: JSON Schemas of field values as the data layer reads them (an empty value is ``false``).
+_VALUE_TYPES: dict[str, dict[str, Any]] = {
+    'integer': {'type': ['integer', 'boolean']},
+    'float': {'type': ['number', 'boolean']}, 'numeric': {'type': ['number', 'boolean']},
+    'boolean': {'type': 'boolean'},
+    'many2one': {'anyOf': [{'type': 'array', 'prefixItems': [
+        {'type': 'integer'}, {'type': 'string'}]}, {'const': False}]},
+    'one2many': {'type': 'array', 'items': {'type': 'integer'}},
+    'many2many': {'type': 'array', 'items': {'type': 'integer'}},
+}
+_TEXT = {'type': ['string', 'boolean']}
+_ODOO_ERROR = {'type': 'object', 'required': ['name', 'message'],
+               'properties': {'name': {'type': 'string'}, 'message': {'type': 'string'}}}
+
+
+def readable_models(request: Request, database_name: str) -> dict[str, dict[str, Any]]:
+    """The models the caller's key lets them read, with their fields (``fields_get``): none
+    without a valid key."""
+    auth = request.authorization
+    token = auth.token if auth is not None and auth.type == 'bearer' else None
+    if not token:
+        return {}
+
+    def gather() -> dict[str, dict[str, Any]]:
+        identity = authenticate(token, request.remote_addr)
+        with Transaction().set_user(identity.user.id):
+            env = current_env()
+            found = {}
+            for name in sorted(env.registry.models):
+                if identity.scope.models is not None and name not in identity.scope.models:
+                    continue
+                try:
+                    found[name] = records.fields_get(env, name)
+                except AccessError:
+                    continue
+            return found
+
+    try:
+        return Transaction.run(database_name, 0, gather, readonly=True)
+    except (AuthenticationFailed, Throttled):
+        return {}
+
+
+def describe_data_api(request: Request, database_name: str, doc: dict[str, Any]) -> None:
+    """Add the data API of the models the caller may read to *doc* (a contributor)."""
+    models = readable_models(request, database_name)
+    if not models:
+        return
+    doc['components']['securitySchemes']['key'] = {
+        'type': 'http', 'scheme': 'bearer',
+        'description': 'A personal API key, or the key of a user application that declared '
+                       'the model.'}
+    security: list[dict[str, list[str]]] = [{'key': []}]
+    database_header = {'name': 'X-Odoo-Database', 'in': 'header', 'required': True,
+                       'schema': {'type': 'string', 'const': database_name}}
+    for name, fields in models.items():
+        schema_name = f'record.{name}'
+        doc['components']['schemas'][schema_name] = {
+            'type': 'object', 'required': ['id'],
+            'properties': {'id': {'type': 'integer'}, **{
+                field: _VALUE_TYPES.get(description['type'], _TEXT)
+                for field, description in fields.items()}}}
+        record = {'$ref': f'#/components/schemas/{schema_name}'}
+        doc['paths'][f'/json/2/{name}/search_read'] = {'post': {
+            'operationId': f'json2_search_read_{name}', 'tags': ['data API'],
+            'summary': f'Search and read {name} records (Odoo JSON-2).',
+            'security': security, 'parameters': [database_header],
+            'requestBody': {'required': True, 'content': {'application/json': {'schema': {
+                'type': 'object', 'properties': {
+                    'domain': {'type': 'array'},
+                    'fields': {'type': 'array', 'items': {'enum': sorted(fields)}},
+                    'offset': {'type': 'integer', 'minimum': 0},
+                    'limit': {'type': 'integer', 'minimum': 0},
+                    'order': {'type': 'string'}}}}}},
+            'responses': {
+                '200': {'description': 'The records.', 'content': {'application/json': {
+                    'schema': {'type': 'array', 'items': record}}}},
+                'default': {'description': "An error (Odoo's error object).", 'content': {
+                    'application/json': {'schema': _ODOO_ERROR}}}}}}
+        doc['paths'][f'/{database_name}/api/resource/{name}'] = {'get': {
+            'operationId': f'frappe_list_{name}', 'tags': ['data API'],
+            'summary': f'List {name} records (Frappe REST).', 'security': security,
+            'parameters': [
+                {'name': 'limit_start', 'in': 'query',
+                 'schema': {'type': 'integer', 'minimum': 0}},
+                {'name': 'limit_page_length', 'in': 'query',
+                 'schema': {'type': 'integer', 'minimum': 0}}],
+            'responses': {
+                '200': {'description': 'The records.', 'content': {'application/json': {
+                    'schema': {'type': 'object', 'required': ['data'], 'properties': {
+                        'data': {'type': 'array', 'items': {'type': 'object'}}}}}}},
+                'default': {'description': 'An error.', 'content': {'application/json': {
+                    'schema': {'$ref': '#/components/schemas/Problem'}}}}}}}
+
+
+CONTRIBUTORS.append(describe_data_api)
 
 
 # -- routes -----------------------------------------------------------------------------------

@@ -60,7 +60,7 @@ from .pool import Pool
 from .settings import current
 from .transaction import Transaction
 from .web.app import TryliteWSGI
-from .web.errors import Problem
+from .web.errors import Problem, drawn_as
 from .web.request import Request
 from .web.responses import Response
 from .wrappers import with_pool, with_transaction
@@ -115,6 +115,7 @@ def render(request: Request, database_name: str, template: str, code: int = 200,
     return response
 
 
+@drawn_as('text/html', {'type': 'string'})
 def render_error(request: Request, problem: Problem) -> Response:
     """The error renderer of the preferences routes: an HTML page with the problem's status
     and headers."""

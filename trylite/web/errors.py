@@ -40,8 +40,8 @@ from ..exceptions import (
 from .request import Request
 from .responses import Response, json_response
 
-__all__ = ['CHALLENGE', 'DEFAULT_HANDLERS', 'ErrorRenderer', 'ExceptionHandler', 'Problem',
-           'find_handler', 'render_json']
+__all__ = ['CHALLENGE', 'DEFAULT_HANDLERS', 'PROBLEM_SCHEMA', 'ErrorRenderer',
+           'ExceptionHandler', 'Problem', 'drawn_as', 'find_handler', 'render_json']
 
 logger = logging.getLogger(__name__)
 
@@ -72,9 +72,31 @@ class Problem:
 ExceptionHandler = Callable[[Any], Problem | None]
 #: Draws a problem as a response, for one route.
 ErrorRenderer = Callable[[Request, Problem], Response]
-E = TypeVar('E', bound=BaseException)
 
 
+#: The JSON Schema of :meth:`Problem.body`.
+PROBLEM_SCHEMA: dict[str, Any] = {
+    'type': 'object', 'required': ['status', 'message'],
+    'properties': {
+        'status': {'type': 'integer'}, 'message': {'type': 'string'},
+        'description': {'type': 'string'}, 'field': {'type': 'string'},
+        'errors': {'type': 'array', 'items': {'type': 'object'}},
+    },
+}
+R = TypeVar('R', bound=ErrorRenderer)
+
+
+def drawn_as(media_type: str, schema: Mapping[str, Any] | None = None
+             ) -> Callable[[R], R]:
+    """Say what a renderer's error answers are — their media type and the JSON Schema of
+    their body — so that the OpenAPI document describes them (``trylite_errors``)."""
+    def mark(renderer: R) -> R:
+        renderer.trylite_errors = (media_type, dict(schema or {}))  # type: ignore[attr-defined]
+        return renderer
+    return mark
+
+
+@drawn_as('application/json', PROBLEM_SCHEMA)
 def render_json(request: Request, problem: Problem) -> Response:
     """The JSON error answer (the default renderer)."""
     return json_response(problem.body(), problem.status, problem.headers)

@@ -25,7 +25,7 @@ route, and this renderer adds what Frappe's clients read, keeping trylite's enve
 from __future__ import annotations
 
 from ... import json as json_module
-from ...web.errors import Problem, render_json
+from ...web.errors import PROBLEM_SCHEMA, Problem, drawn_as, render_json
 from ...web.request import Request
 from ...web.responses import Response
 
@@ -54,6 +54,7 @@ def exc_type(status: int) -> str:
     return EXC_TYPES.get(status, 'ValidationError' if status < 500 else 'Exception')
 
 
+@drawn_as('application/json', PROBLEM_SCHEMA)
 def render(request: Request, problem: Problem) -> Response:
     """The error renderer of every Frappe route: trylite's JSON envelope plus ``exc_type``,
     ``exc``, ``_server_messages`` and ``errors`` (see the module doc)."""

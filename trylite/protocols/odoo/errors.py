@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...web.errors import Problem
+from ...web.errors import Problem, drawn_as
 from ...web.request import Request
 from ...web.responses import Response, json_response
 from . import wire
@@ -75,6 +75,16 @@ def _data(problem: Problem, name: str, arguments: list[Any]) -> dict[str, Any]:
             'context': {}, 'debug': _debug(problem)}
 
 
+#: Odoo's error object, as JSON-2 answers it.
+ERROR_SCHEMA: dict[str, Any] = {
+    'type': 'object', 'required': ['name', 'message', 'arguments', 'context', 'debug'],
+    'properties': {'name': {'type': 'string'}, 'message': {'type': 'string'},
+                   'arguments': {'type': 'array'}, 'context': {'type': 'object'},
+                   'debug': {'type': 'string'}},
+}
+
+
+@drawn_as('application/json', ERROR_SCHEMA)
 def render_json2(request: Request, problem: Problem) -> Response:
     """JSON-2 and ``/doc``: the real status and Odoo's error object (never an empty body)."""
     body = _data(problem, name_of(problem), [message_of(problem), problem.status])
@@ -94,12 +104,14 @@ def _jsonrpc(request: Request, problem: Problem, expired: bool) -> Response:
                           'error': error}, 200, headers)
 
 
+@drawn_as('application/json')
 def render_jsonrpc(request: Request, problem: Problem) -> Response:
     """JSON-RPC (``/jsonrpc``, the ``/web`` endpoints that need no session): HTTP 200 and an
     ``error`` object; a refused login is ``AccessDenied`` with code 200."""
     return _jsonrpc(request, problem, expired=False)
 
 
+@drawn_as('application/json')
 def render_session_call(request: Request, problem: Problem) -> Response:
     """JSON-RPC on a web session: like :func:`render_jsonrpc`, but a missing or ended session
     is Odoo's "session expired" (code 100)."""
@@ -115,6 +127,7 @@ def fault_of(problem: Problem) -> tuple[str, str]:
     return f'warning -- {kind}\n\n{message}', message
 
 
+@drawn_as('text/xml')
 def render_xmlrpc(request: Request, problem: Problem) -> Response:
     """XML-RPC: HTTP 200 and a fault (clients see a non-200 status as a transport error)."""
     code, message = fault_of(problem)
