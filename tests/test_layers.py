@@ -25,7 +25,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ('auth', ('trylite.auth',)),
     ('web', ('trylite.web',)),
     ('wrappers', ('trylite.wrappers',)),
-    ('features', ('trylite.user_application', 'trylite.preferences', 'trylite.protocols')),
+    ('features', ('trylite.user_application', 'trylite.preferences', 'trylite.protocols',
+                  'trylite.endpoints')),
     ('app', ('trylite.wsgi',)),
     ('entry', ('trylite.server', 'trylite.cli', 'trylite.__main__')),
 ]
