@@ -2,7 +2,8 @@
 
 ``app`` is a :class:`~trylite.web.app.TryliteWSGI` with trylite's built-in features installed
 once, here, by :func:`install_builtins`: the user-application key routes
-(:mod:`trylite.user_application`) and the preferences pages (:mod:`trylite.preferences`).
+(:mod:`trylite.user_application`), the preferences pages (:mod:`trylite.preferences`) and the
+endpoints defined as data (:mod:`trylite.endpoints`).
 Modules add their own routes with ``@app.route(...)`` and are served with
 ``trylite serve --module MODULE`` (or by any WSGI server, as ``trylite.wsgi:app``).
 
@@ -17,7 +18,7 @@ gives which status. CORS: see :mod:`trylite.web.cors`.
 
 from __future__ import annotations
 
-from . import preferences, user_application
+from . import endpoints, preferences, user_application
 from .web.app import TryliteWSGI
 from .web.request import Request
 from .web.responses import json_response
@@ -29,6 +30,7 @@ def install_builtins(target: TryliteWSGI) -> TryliteWSGI:
     """Add trylite's built-in routes to *target* (an app of your own); returns it."""
     user_application.install(target)
     preferences.install(target)
+    endpoints.install(target)
     return target
 
 

@@ -2,5 +2,30 @@
 ``/<db>/api/endpoint/…`` (see docs/endpoints.md).
 
 This package's ``__init__`` imports nothing: the sandbox's zygote process imports
-:mod:`.sandbox` alone.
+:mod:`.sandbox` alone. :func:`install` adds the routes to an app;
+:func:`active_endpoints` describes a database's endpoints (for API documents).
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..web.app import TryliteWSGI
+
+__all__ = ['active_endpoints', 'install']
+
+
+def install(app: TryliteWSGI) -> None:
+    """Serve endpoints on *app*."""
+    from . import serving
+
+    serving.install(app)
+
+
+def active_endpoints(database_name: str) -> list[dict[str, Any]]:
+    """The active endpoints of *database_name*, described (see
+    :func:`trylite.endpoints.catalog.active_endpoints`)."""
+    from . import catalog
+
+    return catalog.active_endpoints(database_name)
