@@ -2,7 +2,7 @@
 ``/<db>/api/endpoint/…`` (see docs/endpoints.md).
 
 This package's ``__init__`` imports nothing: the sandbox's zygote process imports
-:mod:`.sandbox` alone. :func:`install` adds the routes to an app;
+:mod:`.sandbox` alone. :func:`install` adds the routes and the admin page to an app;
 :func:`active_endpoints` describes a database's endpoints (for API documents).
 """
 
@@ -17,10 +17,11 @@ __all__ = ['active_endpoints', 'install']
 
 
 def install(app: TryliteWSGI) -> None:
-    """Serve endpoints on *app*."""
-    from . import serving
+    """Add the endpoint routes and the endpoints admin page to *app*."""
+    from . import pages, serving
 
     serving.install(app)
+    pages.install(app)
 
 
 def active_endpoints(database_name: str) -> list[dict[str, Any]]:
