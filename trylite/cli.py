@@ -402,11 +402,14 @@ def _endpoint_vals(session: Session, definition: Any) -> dict[str, Any]:
     return vals
 
 
-def _endpoint(session: Session, name: str) -> Endpoint:
-    found = session.scalars(select(Endpoint).where(Endpoint.name == name)).first()
-    if found is None:
+def _endpoint(name: str) -> int:
+    """The id of the endpoint *name*, active or not."""
+    transaction = Transaction()
+    with transaction.set_context(active_test=False):
+        found = Endpoint.search([('name', '=', name)], limit=1)
+    if not isinstance(found, list) or not found:
         raise UserError(f'no endpoint named {name!r}')
-    return found
+    return found[0]
 
 
 @endpoint.command('create')
@@ -462,7 +465,8 @@ _BlockDumper.add_representer(str, lambda dumper, text: dumper.represent_scalar(
 def endpoint_show(database_name: str, name: str) -> None:
     """Print the endpoint NAME as a definition file (YAML) that create reads."""
     with _transaction(database_name) as session:
-        found = _endpoint(session, name)
+        found = session.get(Endpoint, _endpoint(name))
+        assert found is not None
         definition = {key: getattr(found, key) for key in ENDPOINT_KEYS
                       if key != 'exec_as_user' and getattr(found, key) not in (None, '')}
         if found.exec_as_user_id is not None:
@@ -477,8 +481,8 @@ def _endpoint_command(action: str, done: str, vals: dict[str, Any] | None) -> No
     @database_option
     @click.argument('name')
     def command(database_name: str, name: str) -> None:
-        with _transaction(database_name) as session:
-            found = _endpoint(session, name).id
+        with _transaction(database_name):
+            found = _endpoint(name)
             if vals is None:
                 Endpoint.unlink([found])
             else:

@@ -19,6 +19,8 @@ Only members of the ``admin`` group get past the login (403 otherwise); errors a
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -103,27 +105,36 @@ def _choices() -> dict[str, Any]:
             'auth_types': [*AUTH_TYPES, *(f'application:{name}' for name in applications())]}
 
 
+def _for_administrators(page: Callable[..., Response]) -> Callable[..., Response]:
+    """Call ``page(request, pool, login, ...)`` for the logged-in administrator (``login``:
+    the person and their session token); the login form for nobody, 403 for others."""
+    @functools.wraps(page)
+    def wrapper(request: Request, pool: Pool, **kwargs: Any) -> Response:
+        login = _admin(request)
+        if login is None:
+            return _login_page(request, pool.database_name)
+        return page(request, pool, login, **kwargs)
+    return wrapper
+
+
 @with_pool
 @with_transaction()
-def endpoint_list(request: Request, pool: Pool) -> Response:
-    """The list of endpoints (or the login form)."""
-    login = _admin(request)
-    if login is None:
-        return _login_page(request, pool.database_name)
-    found = _endpoints(login[0], [], LISTED)
+@_for_administrators
+def endpoint_list(request: Request, pool: Pool, login: tuple[User, str]) -> Response:
+    """The list of endpoints."""
     done, name = request.args.get('done', ''), request.args.get('name', '')
-    notice = f'Endpoint {name} {ACTIONS.get(done, "saved")}.' if done and name else None
-    return _page(request, pool.database_name, 'list.html', login, endpoints=found,
-                 notice=notice)
+    return _page(request, pool.database_name, 'list.html', login,
+                 endpoints=_endpoints(login[0], [], LISTED),
+                 notice=f'Endpoint {name} {ACTIONS.get(done, "saved")}.' if done and name
+                 else None)
 
 
 @with_pool
 @with_transaction()
-def endpoint_form(request: Request, pool: Pool, endpoint_id: int | None = None) -> Response:
+@_for_administrators
+def endpoint_form(request: Request, pool: Pool, login: tuple[User, str],
+                  endpoint_id: int | None = None) -> Response:
     """The form of a new endpoint, or of the endpoint *endpoint_id*."""
-    login = _admin(request)
-    if login is None:
-        return _login_page(request, pool.database_name)
     values: dict[str, Any] = {'method': 'GET', 'auth_type': 'user', 'active': True}
     if endpoint_id is not None:
         found = _endpoints(login[0], [('id', '=', endpoint_id)], None)
