@@ -22,6 +22,7 @@ for them).
 
 from __future__ import annotations
 
+import copy
 import functools
 import io
 import json
@@ -100,8 +101,9 @@ def check_schema(text: str, kind: Kind | None) -> None:
 
 
 def schema_document(text: str, kind: Kind | None) -> Any:
-    """The schema as a document: the JSON Schema's object (or boolean), or the XSD's text."""
-    return _json_schema(text) if kind == 'json' else text
+    """The schema as a document: the JSON Schema's object (or boolean: a copy, the caller's
+    to change), or the XSD's text."""
+    return copy.deepcopy(_json_schema(text)) if kind == 'json' else text
 
 
 @functools.lru_cache(maxsize=256)
