@@ -238,3 +238,11 @@ def test_a_dead_zygote_is_replaced():
     zygote.process.wait()
     assert run("result = {'payload': 'again'}").body == b'"again"'
     assert sandbox._zygote() is not zygote
+
+
+def test_deeply_nested_values_fail_in_the_snippet_not_in_the_worker():
+    with pytest.raises(sandbox.SnippetFailed, match='RecursionError'):
+        run("value = []\nfor i in range(100000):\n    value = [value]\n"
+            "env['x'].search(value)", call=lambda *args: [])
+    with pytest.raises(sandbox.SnippetFailed):
+        sandbox._message(b'[' * 100000 + b']' * 100000)

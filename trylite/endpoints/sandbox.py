@@ -224,8 +224,9 @@ def _kill(pid: int) -> None:
 def _message(frame: bytes) -> dict[str, Any]:
     try:
         message = json.loads(frame)
-    except ValueError:
-        raise SnippetFailed('the sandbox sent something that is not JSON') from None
+    except (ValueError, RecursionError):
+        raise SnippetFailed('the sandbox sent something that is not JSON (or too deep)'
+                            ) from None
     if not isinstance(message, dict):
         raise SnippetFailed('the sandbox sent something that is not a message')
     return message
