@@ -480,8 +480,9 @@ def _endpoint_command(action: str, done: str, vals: dict[str, Any] | None) -> No
     @endpoint.command(action)
     @database_option
     @click.argument('name')
-    def command(database_name: str, name: str) -> None:
-        with _transaction(database_name):
+    @module_option
+    def command(database_name: str, name: str, modules: tuple[str, ...]) -> None:
+        with _transaction(database_name, modules):
             found = _endpoint(name)
             if vals is None:
                 Endpoint.unlink([found])

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from tests.endpoints.conftest import WHOAMI, make_endpoint
 from tests.helpers import add_to_group
@@ -230,3 +230,17 @@ def test_active_endpoints_describes_them_for_api_documents(db, alice):
     with Transaction.start(db) as transaction:  # inside a transaction on the database too
         assert [e['name'] for e in active_endpoints(db)] == ['order', 'xml']
         assert transaction.session.execute(select(Endpoint.name)).scalars().all()
+
+
+def test_an_endpoint_can_always_be_disabled(db):
+    """Even when what it names is gone (here: its application, as if its module were not
+    loaded in the process that disables it)."""
+    (endpoint,) = create(db, auth_type='application:acme')
+    with Transaction.start(db) as transaction:
+        transaction.connection.execute(update(Endpoint.__table__).values(
+            auth_type='application:gone'))
+    with Transaction.start(db):
+        Endpoint.write([endpoint], {'active': False})
+    with pytest.raises(UserError, match="No application named 'gone'"), \
+            Transaction.start(db):
+        Endpoint.write([endpoint], {'active': True})

@@ -84,9 +84,12 @@ class Endpoint(_RegistryModel):
 
     @classmethod
     def write(cls, ids: Any, vals: Any) -> bool:
-        """Change endpoints, each checked as it will be (see the module doc) first."""
+        """Change endpoints, each checked as it will be (see the module doc) first — but for
+        disabling, which always may be done (even when what the definition names is gone)."""
         cls.check_access_rights('write')
         ids = [ids] if isinstance(ids, int) else ids
+        if vals == {'active': False}:
+            return super().write(ids, vals)
         if isinstance(vals, dict) and isinstance(ids, list | tuple) and all(
                 isinstance(i, int) and not isinstance(i, bool) for i in ids):
             vals = _normalized(vals)
