@@ -18,14 +18,22 @@ from bench.common import (
 )
 from bench.envs import venv_bin
 from bench.servers import Running, Server, request, running, wait_until_ok
+from trylite.auth.tokens import KEY_PREFIX, checksum
 
 DATABASE = "bench_trylite"
 BIG_DATABASE = "bench_trylite_1m"
-ENV = {
+#: The default throttle: a flood of wrong keys is answered 429, without writes, past 10.
+THROTTLED_ENV = {
     "TRYLITE_DATABASE__URI": f"postgresql+psycopg://{PG_USER}@{HOST}:{PG_PORT}/",
-    # Measure the 401 path of a wrong key (failures are still counted) rather than the
-    # 429 that trylite's throttle answers after 10 failures from one address.
+}
+ENV = {
+    **THROTTLED_ENV,
+    # Measure the 401 path of a wrong key, every failure counted, rather than the 429 that
+    # trylite's throttle answers after 10 failures from one address; and key requests rather
+    # than their refusal past 10 per address and login, or past 5 pending ones.
     "TRYLITE_THROTTLE__MAX_FAILURES": "1000000000",
+    "TRYLITE_THROTTLE__MAX_REQUESTS": "1000000000",
+    "TRYLITE_USER_APPLICATION__MAX_PENDING": "1000000000",
 }
 
 
@@ -36,10 +44,11 @@ def cli(*args: str, stdin: str | None = None) -> str:
 
 def server(key: str = "", database: str = DATABASE) -> Server:
     """The trylite server description (gunicorn target ``bench.trylite_wsgi:app``)."""
-    prefix, public_id, secret = key.split("_", 2) if key else ("trylite", "0" * 12, "0" * 43)
+    public_id = key.split("_")[1] if key else "0" * 12
+    wrong = f"{KEY_PREFIX}_{public_id}_{'0' * 43}"  # well formed: looked up, then refused
     return Server(
         name="trylite", venv="trylite", target="bench.trylite_wsgi:app", env=ENV, key=key,
-        bad_key=f"{prefix}_{public_id}_{'0' * len(secret)}",
+        bad_key=wrong + checksum(wrong),
         paths={"nodb": "/bench/nodb", "echo": "/bench/echo",
                "transaction": f"/{database}/bench/count",
                "guarded": f"/{database}/bench/whoami",
@@ -68,6 +77,11 @@ def issue_key(live: Running, database: str) -> str:
     return key
 
 
+def throttled(live: Running) -> Server:
+    """The server of ``live`` with trylite's default throttle."""
+    return replace(live.server, name="trylite-throttled", env=THROTTLED_ENV)
+
+
 def setup() -> Server:
     """Create the database and users, request a key and validate it with the CLI."""
     log("trylite: creating database, users and a validated key")
@@ -91,14 +105,14 @@ def fill_keys(database: str, real_public_id: str, total: int) -> None:
     """Leave ``total`` validated keys in trylite's table: the real one plus fake rows.
 
     Fake rows belong to the key-request user, so the guarded user's lookups stay the same;
-    this follows trylite's ``res_user_application`` table (public_id, secret_hash, ...).
+    this follows trylite's ``res_user_application`` table (public_id, secret_hash, login, ...).
     """
     psql(f"""
         DELETE FROM res_user_application WHERE public_id <> '{real_public_id}';
         INSERT INTO res_user_application
-            (public_id, secret_hash, user_id, application, state, created, validated)
+            (public_id, secret_hash, user_id, login, application, state, created, validated)
         SELECT 'f' || lpad(to_hex(g), 11, '0'), md5(g::text) || md5(g::text),
-               (SELECT id FROM res_user WHERE login = '{KEYREQ_LOGIN}'),
+               (SELECT id FROM res_user WHERE login = '{KEYREQ_LOGIN}'), '{KEYREQ_LOGIN}',
                '{APPLICATION}', 'validated', now(), now()
         FROM generate_series(1, {total - 1}) AS g
         ON CONFLICT (public_id) DO NOTHING;

@@ -35,6 +35,22 @@ class KeySleep:
 
 
 @dataclass
+class Flood:
+    """Valid-key req/s beside as many connections of valid keys, and of wrong keys."""
+
+    beside_valid: float
+    beside_flood: float
+    flood: float
+    flood_status: int
+
+    @property
+    def ratio(self) -> float:
+        """Valid req/s beside the flood ÷ beside valid traffic: 1 when a wrong key costs what
+        a valid one does, more when it costs less."""
+        return self.beside_flood / self.beside_valid if self.beside_valid else 0.0
+
+
+@dataclass
 class Results:
     """Everything measured in one run."""
 
@@ -48,6 +64,7 @@ class Results:
     rss: dict[str, list[int]] = field(default_factory=dict)
     key_sleep: dict[str, KeySleep] = field(default_factory=dict)
     scale: dict[int, float] = field(default_factory=dict)
+    flood: dict[str, Flood] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
     elapsed: float = 0.0
 
@@ -121,6 +138,7 @@ def targets(results: Results) -> list[Target]:
     bare_nodb = results.rps("bare", "nodb", 4)
     sleep = results.key_sleep.get("trylite")
     rss = [_mean(results.rss.get(server, [])) for server in ("trylite", "trytond")]
+    flood = results.flood.get("trylite-throttled")
     return [
         Target("guarded req/s ÷ trytond's (c=4) ≥ 4",
                _div(guarded, results.rps("trytond", "guarded", 4)), minimum=4),
@@ -131,6 +149,9 @@ def targets(results: Results) -> list[Target]:
         Target("guarded req/s with 1,000,000 keys ÷ with 100 keys (c=4) ≥ 0.9",
                _div(results.scale.get(1_000_000), results.scale.get(100)), minimum=0.9),
         Target("RSS per worker ÷ trytond's ≤ 1", _div(*rss), maximum=1),
+        Target("valid-key req/s beside 4 connections of wrong keys ÷ beside 4 of valid keys "
+               "(default throttle) ≥ 0.9: a wrong key costs no more than a valid one",
+               flood.ratio if flood else None, minimum=0.9),
         Target("a key request never makes a worker sleep: worker samples found in a sleep "
                "syscall while 4 key requests are in flight = 0",
                sleep.asleep if sleep else None, maximum=0),
@@ -178,10 +199,27 @@ def extras_section(results: Results) -> str:
              "nodb p99 ms alone (c=1)", "nodb p99 ms during key requests"],
             [_key_row(results, server) for server in SERVERS
              if server in results.key_sleep])]
+    if results.flood:
+        parts += [
+            "Valid keys (`guarded`, 4 connections) beside 4 more connections from the same "
+            "address, sending valid keys too or wrong keys (`badkey`); median of 3 "
+            "alternating rounds:",
+            _markdown_table(
+                ["trylite", "valid req/s beside valid", "valid req/s beside the flood",
+                 "ratio", "flood req/s", "flood answered"],
+                [_flood_row(name, flood) for name, flood in results.flood.items()])]
     if results.scale:
         parts.append("trylite guarded route, c=4, median of 3 alternating rounds: " + ", ".join(
             f"{total:,} keys → {rate:,.0f} req/s" for total, rate in results.scale.items()))
     return "\n\n".join(parts)
+
+
+def _flood_row(name: str, flood: Flood) -> list[str]:
+    """One server's valid-key throughput alone and during a flood of wrong keys."""
+    label = {"trylite": "every failure counted (`max_failures` raised)",
+             "trylite-throttled": "default throttle (429 past 10 failures)"}.get(name, name)
+    return [label, f"{flood.beside_valid:,.0f}", f"{flood.beside_flood:,.0f}",
+            f"{flood.ratio:.2f}", f"{flood.flood:,.0f}", str(flood.flood_status)]
 
 
 def _venv_versions(venv: str) -> dict[str, str]:
@@ -254,7 +292,9 @@ PostgreSQL on the same machine; wrk `-t2` (`-t1` at c=1), {results.warmup} s war
 start one at a time, then run side by side and each point is measured on each in turn.
 trytond runs with `TRYTOND_DATABASE_NAMES` (pool preloaded) and `[web] root` pointing
 at a missing folder.
-trylite runs with its throttle's `max_failures` raised so `badkey` measures the 401 path.
+trylite runs with its throttle's `max_failures`, `max_requests` and `max_pending` raised so
+`badkey` measures the 401 path (every failure counted) and `keyrequest` hands out keys; the
+flood measurement also runs a second trylite with the default throttle.
 `!` after req/s: some answers were not 2xx. Full run: {results.elapsed:.0f} s.
 
 ## Results
@@ -271,10 +311,13 @@ trylite runs with its throttle's `max_failures` raised so `badkey` measures the 
 """
 
 
-def write(results: Results) -> str:
-    """Write ``bench/results/<date>-<machine>.md`` and return the markdown."""
+def write(results: Results, output: Path | None = None) -> str:
+    """Write the report to *output* (default ``bench/results/<date>-<machine>.md``) and
+    return the markdown."""
     text = render(results)
-    RESULTS_DIR.mkdir(exist_ok=True)
-    name = f"{datetime.date.today():%Y-%m-%d}-{socket.gethostname().split('.')[0]}.md"
-    (RESULTS_DIR / name).write_text(text)
+    if output is None:
+        RESULTS_DIR.mkdir(exist_ok=True)
+        name = f"{datetime.date.today():%Y-%m-%d}-{socket.gethostname().split('.')[0]}.md"
+        output = RESULTS_DIR / name
+    output.write_text(text)
     return text

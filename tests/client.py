@@ -12,8 +12,9 @@ Differences from ``requests`` to keep in mind:
   ``headers=`` is dropped): use ``client.set_cookie(name, value, path=...)``;
 * a ``Secure`` cookie is sent back over plain HTTP too;
 * the request comes from ``127.0.0.1`` (as from a local server; werkzeug alone would leave
-  ``REMOTE_ADDR`` unset), to ``http://localhost``; pass ``environ_base={'REMOTE_ADDR': ...}``
-  or ``base_url='https://localhost'`` to vary them.
+  ``REMOTE_ADDR`` unset), to ``http://localhost``; ``make_client(address=...)`` makes a
+  client elsewhere, and ``environ_base={'REMOTE_ADDR': ...}`` or
+  ``base_url='https://localhost'`` vary one request.
 """
 
 from __future__ import annotations
@@ -29,18 +30,19 @@ from trylite.wsgi import app
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
-def from_localhost(application: WSGIApp) -> WSGIApp:
-    """*application*, called as a server on this machine calls it: ``REMOTE_ADDR`` is
-    ``127.0.0.1`` unless the request sets it."""
+def from_address(application: WSGIApp, address: str = '127.0.0.1') -> WSGIApp:
+    """*application*, called as a server calls it for a client at *address* (this machine by
+    default): ``REMOTE_ADDR`` is *address* unless the request sets it."""
     def local(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        environ.setdefault('REMOTE_ADDR', '127.0.0.1')
+        environ.setdefault('REMOTE_ADDR', address)
         return application(environ, start_response)
     return local
 
 
-def make_client(application: WSGIApp = app) -> Client:
-    """A test client of *application* (default ``trylite.wsgi.app``) keeping cookies."""
-    return Client(from_localhost(application))
+def make_client(application: WSGIApp = app, address: str = '127.0.0.1') -> Client:
+    """A test client of *application* (default ``trylite.wsgi.app``) keeping cookies, whose
+    requests come from *address*."""
+    return Client(from_address(application, address))
 
 
 def json_of(response: TestResponse | requests.Response) -> Any:

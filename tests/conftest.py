@@ -44,6 +44,7 @@ import tests.routes  # noqa: F401  (test routes and models)
 import trylite.auth.apikeys  # noqa: F401  (personal API keys: their table)
 from tests.client import make_client
 from trylite import storage
+from trylite.auth import throttle
 from trylite.data.registry import bump
 from trylite.pool import Pool, create_database, metadata
 from trylite.settings import Settings, configure, current
@@ -144,6 +145,7 @@ def db(session_database: str, backend_uri: str, settings: Callable[..., Settings
     yield session_database
     with storage.backend().transaction(session_database) as conn:
         empty(conn)
+    throttle.forget()
 
 
 def empty(conn: Connection) -> None:

@@ -11,8 +11,9 @@ from click.testing import CliRunner, Result
 from sqlalchemy import select
 from werkzeug.test import Client
 
-from trylite.auth import keys
+from trylite.auth import keys, throttle
 from trylite.auth.persons import User
+from trylite.auth.tokens import KEY_PREFIX, checksum, new_secret
 from trylite.cli import main
 from trylite.data.models import Group
 from trylite.settings import configure, current
@@ -72,6 +73,24 @@ def validated_key(via: Client | str, db: str, login: str, application: str = 'ac
     key = request_key(via, db, login, application)
     validate(db, key)
     return key
+
+
+def forged_key(public_id: str = '0' * 12) -> str:
+    """A well-formed key, right checksum included, that matches no stored key: a guess."""
+    body = f'{KEY_PREFIX}_{public_id}_{new_secret()}'
+    return body + checksum(body)
+
+
+def wrong_secret(key: str) -> str:
+    """*key* with another secret (and the checksum that goes with it): a guess at its secret."""
+    return forged_key(public_id(key))
+
+
+def throttle_counts(db: str) -> dict[str, int]:
+    """Every throttle counter of *db*: subject -> count."""
+    with Transaction.start(db, readonly=True) as transaction:
+        return dict(transaction.connection.execute(
+            select(throttle.table.c.subject, throttle.table.c.failures)).all())
 
 
 def bearer(key: str) -> dict[str, str]:

@@ -203,3 +203,27 @@ def call(request, pool, model, method):
                                    types={'args': list, 'kwargs': dict})
     return dispatch.execute(pool.database_name, 0, model, method, body.get('args', []),
                             body.get('kwargs', {}))
+
+
+ORDER_SCHEMA = {
+    'type': 'object', 'required': ['item', 'quantity'], 'additionalProperties': False,
+    'properties': {'item': {'type': 'string', 'minLength': 1},
+                   'quantity': {'type': 'integer', 'minimum': 1},
+                   'email': {'type': 'string', 'format': 'email'}},
+}
+ANSWER_SCHEMA = {'type': 'object', 'required': ['total'],
+                 'properties': {'total': {'type': 'integer'}}}
+
+
+@app.route('/<database_name>/test/order', methods=['POST'], request_schema=ORDER_SCHEMA,
+           response_schema=ANSWER_SCHEMA)
+@with_pool
+def order(request, pool):
+    """Take an order.
+
+    The body follows ORDER_SCHEMA; the answer, ANSWER_SCHEMA (unless the item is "broken").
+    """
+    body = request.get_json()
+    if body['item'] == 'broken':
+        return {'total': 'not a number'}
+    return {'total': body['quantity'] * 2}

@@ -129,6 +129,20 @@ def test_user_mistakes(db, args, message):
         assert transaction.session.scalars(select(User)).all() == []
 
 
+@pytest.mark.parametrize('args, piped', [
+    ((), 'a piped password\n'),  # piped without --password-stdin: never a person without one
+    (('--password-stdin',), '\n'),  # an empty line
+    (('--password-stdin',), ''),  # nothing at all
+])
+def test_user_create_refuses_to_make_a_person_without_a_password(db, args, piped):
+    line = run('user', 'create', '-d', db, 'carol', *args, input=piped, ok=False)
+    assert line.startswith('Error: no password given')
+    if not args:
+        assert '--password-stdin' in line
+    with Transaction.start(db) as transaction:
+        assert transaction.session.scalars(select(User)).all() == []
+
+
 # -- configuration and backends -------------------------------------------------------------
 @pytest.mark.parametrize('uri, message', [
     ('mysql://x/', '[database] uri must be'),
@@ -163,6 +177,21 @@ def test_bad_config_file(tmp_path, monkeypatch, text, message):
     assert message in run('-c', str(path), 'db', 'list', ok=False)
     monkeypatch.setenv('TRYLITE_CONFIG', str(path))
     assert message in run('db', 'list', ok=False)
+
+
+@pytest.mark.parametrize('uri', [
+    'postgresql+psycopg://admin:s3cret-pw@db.example:notaport/',
+    'postgresql://admin:s3cret-pw@db.example/',
+    'mysql://admin:s3cret-pw@db.example/',
+    'sqlite://admin:s3cret-pw@relative',
+])
+@pytest.mark.parametrize('command', [('db', 'list'), ('serve', '--port', '1')])
+def test_malformed_uri_is_one_line_without_the_password(settings, uri, command):
+    settings(database={'uri': uri})
+    result = invoke(*command)
+    line = _one_error_line(result)
+    assert 's3cret' not in result.output and 'Traceback' not in result.output
+    assert line.startswith('Error: [database] uri')
 
 
 def test_bad_environment_value(monkeypatch):

@@ -128,6 +128,8 @@ class Target:
         if status >= 400:
             assert_rejected(status, response_headers, data)
             assert snapshot(self.db) == self.before
+        else:  # what it wrote is the state the next rejected request must leave alone
+            self.before = snapshot(self.db)
         return status
 
 
@@ -152,8 +154,10 @@ def log_in(db: str) -> tuple[str, str]:
 
 @pytest.fixture
 def target(db: str, monkeypatch: pytest.MonkeyPatch, settings) -> Iterator[Target]:
-    # Deep paths, not 429s: throttling is tested by its own suite.
-    settings(throttle={'max_failures': '1000000'})
+    # Deep paths, not 429s: throttling and the cap on pending requests are tested by their
+    # own suites.
+    settings(throttle={'max_failures': 1_000_000, 'max_requests': 1_000_000},
+             user_application={'max_pending': 1_000_000})
     yield Target(db)
 
 
@@ -203,7 +207,8 @@ key_bodies = st.one_of(
     json_values,
     st.fixed_dictionaries({'user': json_values, 'application': json_values},
                           optional={'key': json_values, 'extra': json_values}),
-    st.fixed_dictionaries({'user': st.text(max_size=20),
+    st.fixed_dictionaries({'user': st.one_of(st.text(max_size=20),
+                                             st.integers(95, 300).map(lambda n: 'u' * n)),
                            'application': st.sampled_from(['acme', 'other', 'nope', ''])},
                           optional={'key': st.text(max_size=80)}),
 )
@@ -227,7 +232,7 @@ def valid_request_body(value: Any) -> bool:
     """Whether ``POST /<db>/user/application/`` must accept this JSON body."""
     return (isinstance(value, dict) and set(value) == {'user', 'application'}
             and all(isinstance(v, str) and v and storable(v) for v in value.values())
-            and value['application'] in ('acme', 'other'))
+            and value['application'] in ('acme', 'other') and len(value['user']) <= 100)
 
 
 # -- paths -----------------------------------------------------------------------------------
@@ -270,9 +275,10 @@ def test_base64_segments(target: Target, segment: str) -> None:
 @given(segment=segments)
 def test_string_path_variables(target: Target, segment: str) -> None:
     """A path variable reaching SQL (a counter's name): NUL or unpaired surrogates are 400 on
-    PostgreSQL, never 500."""
-    status = target.answer('GET', f'/{target.db}/counter/{segment}')
-    assert status in (200, 400, 404)
+    PostgreSQL, never 500 (a name starting with a slash makes repeated slashes: 308)."""
+    path = f'/{target.db}/counter/{segment}'
+    status = target.answer('GET', path)
+    assert status in (200, 400, 404) or (status == 308 and '//' in path), (status, path)
 
 
 # -- preferences -----------------------------------------------------------------------------

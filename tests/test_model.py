@@ -17,11 +17,12 @@ PARIS = datetime.timezone(datetime.timedelta(hours=1))
 
 
 def store(db: str, when: datetime.datetime) -> int:
-    user_id = create_user(db, f'u{when.timestamp():.0f}')
+    login = f'u{when.timestamp():.0f}'
+    user_id = create_user(db, login)
     key = new_key()
     with Transaction.start(db) as transaction:
         row = UserApplication(public_id=key.public_id, secret_hash=key.secret_hash,
-                              user_id=user_id, application='acme', created=when)
+                              user_id=user_id, login=login, application='acme', created=when)
         transaction.session.add(row)
         transaction.session.flush()
         return row.id

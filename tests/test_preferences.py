@@ -13,13 +13,20 @@ from sqlalchemy import func, select, update
 from werkzeug.test import Client, TestResponse
 
 import trylite.auth.persons
-from tests.client import make_client
-from tests.helpers import PASSWORD, public_id, request_key, set_active
+from tests.client import assert_json_error, make_client
+from tests.helpers import (
+    PASSWORD,
+    invoke,
+    public_id,
+    request_key,
+    set_active,
+    throttle_counts,
+)
 from trylite.auth.keys import UserApplication
 from trylite.auth.persons import User
 from trylite.auth.sessions import UserSession
 from trylite.model import utcnow
-from trylite.preferences import LOGIN_CSRF_COOKIE, SESSION_COOKIE
+from trylite.preferences import LOGIN_CSRF_COOKIE, NOTICE_COOKIE, SESSION_COOKIE
 from trylite.transaction import Transaction
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -91,7 +98,11 @@ def assert_html(response: TestResponse, status: int) -> None:
     assert response.headers['Content-Type'] == 'text/html; charset=utf-8'
     assert 'Traceback' not in response.text
     assert response.headers['X-Frame-Options'] == 'DENY'
-    assert "frame-ancestors 'none'" in response.headers['Content-Security-Policy']
+    policy = response.headers['Content-Security-Policy']
+    assert "default-src 'none'" in policy and "frame-ancestors 'none'" in policy
+    assert 'script-src' not in policy  # no script may run
+    assert response.headers['X-Content-Type-Options'] == 'nosniff'
+    assert response.headers['Cache-Control'] == 'no-store'
 
 
 @pytest.fixture
@@ -244,10 +255,11 @@ def test_validate_cancel_delete(db, client, alice):
     for action, state in [('validate', 'validated'), ('cancel', 'cancelled')]:
         response = act(client, db, key_id, action)
         assert response.status_code == 303
-        assert response.headers['Location'] == f'/{db}/preferences/?done={action}&key={key_id}'
+        assert response.headers['Location'] == f'/{db}/preferences/'
         assert state_of(db, key_id) == state
         page = client.get(response.headers['Location'])
         assert f'Key {key_id} {state}.' in page.text
+        assert f'Key {key_id}' not in client.get(prefs(db)).text  # shown once
     refused = act(client, db, key_id, 'validate')  # never re-validated
     assert_html(refused, 400)
     assert state_of(db, key_id) == 'cancelled'
@@ -338,24 +350,112 @@ def test_unknown_database_is_an_html_404(client):
     assert_html(client.get(prefs('no_such_database')), 404)
 
 
-def test_failed_logins_are_throttled_per_login_and_per_address(db, alice, monkeypatch, settings):
+def _attempt(db: str, address: str, login: str, password: str = 'wrong password'  # noqa: S107
+             ) -> TestResponse:
+    """A login from a browser at *address*."""
+    return log_in(make_client(address=address), db, login, password)
+
+
+def test_failures_from_elsewhere_never_keep_the_right_password_out(db, alice, settings):
+    """Wrong passwords for alice from many addresses (ten here, one each) throttle none of
+    them, and her right password from her own address gets in."""
     settings(throttle={'max_failures': '2'})
-    settings(web={'num_proxies': '1'})
+    for n in range(10):
+        assert _attempt(db, f'198.51.100.{n + 1}', 'alice').status_code == 403
+    assert _attempt(db, '203.0.113.5', 'alice', PASSWORD).status_code == 303
 
-    def attempt(address: str, login: str, password: str = 'wrong password'  # noqa: S107
-                ) -> TestResponse:
-        return log_in(make_client(), db, login, password, headers={'X-Forwarded-For': address})
 
-    # per login: two failures from two addresses, then even the right password waits
-    assert attempt('198.51.100.1', 'alice').status_code == 403
-    assert attempt('198.51.100.2', 'alice').status_code == 403
-    throttled = attempt('198.51.100.3', 'alice', PASSWORD)
+def test_failed_logins_are_throttled_per_address_and_per_login_from_it(db, alice, settings):
+    settings(throttle={'max_failures': '2'})
+    # one login from one address: past the limit even the right password waits there...
+    assert _attempt(db, '198.51.100.1', 'alice').status_code == 403
+    assert _attempt(db, '198.51.100.1', 'alice').status_code == 403
+    throttled = _attempt(db, '198.51.100.1', 'alice', PASSWORD)
     assert_html(throttled, 429)
-    assert int(throttled.headers['Retry-After']) > 0
-    # per address: failures for two logins from one address, then that address waits
-    assert attempt('198.51.100.9', 'x1').status_code == 403
-    assert attempt('198.51.100.9', 'x2').status_code == 403
-    assert_html(attempt('198.51.100.9', 'x3'), 429)
-    # another address and login are not concerned
-    create_user(db, 'carol')
-    assert attempt('198.51.100.10', 'carol', PASSWORD).status_code == 303
+    assert 0 < int(throttled.headers['Retry-After']) <= 300
+    # ...but not from another address
+    assert _attempt(db, '198.51.100.2', 'alice', PASSWORD).status_code == 303
+    # one address trying several logins waits, for any login
+    assert _attempt(db, '198.51.100.9', 'x1').status_code == 403
+    assert _attempt(db, '198.51.100.9', 'x2').status_code == 403
+    assert_html(_attempt(db, '198.51.100.9', 'alice', PASSWORD), 429)
+    assert throttle_counts(db) == {
+        'login:198.51.100.1': 2, 'login-pair:198.51.100.1 alice': 2,
+        'login:198.51.100.9': 2, 'login-pair:198.51.100.9 x1': 1,
+        'login-pair:198.51.100.9 x2': 1}  # the 429s wrote nothing
+
+
+def test_ipv6_clients_are_counted_by_their_64(db, alice, settings):
+    """Hopping between the addresses of one /64 does not escape the limit."""
+    settings(throttle={'max_failures': '2'})
+    assert _attempt(db, '2001:db8:0:1::1', 'x1').status_code == 403
+    assert _attempt(db, '2001:db8:0:1::2', 'x2').status_code == 403
+    assert_html(_attempt(db, '2001:db8:0:1:abcd::3', 'x3'), 429)
+    assert _attempt(db, '2001:db8:0:2::1', 'alice', PASSWORD).status_code == 303
+
+
+# -- notices come from the action -----------------------------------------------------------
+def test_a_link_cannot_make_the_page_report_an_action(db, client, alice):
+    key_id = public_id(request_key(client, db, 'alice'))
+    log_in(client, db)
+    for query in (f'?done=validate&key={key_id}', '?done=delete&key=ffffffffffff'):
+        page = client.get(prefs(db) + query)
+        assert_html(page, 200)
+        assert 'class="notice"' not in page.text
+    # a notice cookie not signed by this session (forged, or another person's) is ignored
+    other = make_client()
+    log_in(other, db)
+    assert act(other, db, key_id, 'validate').status_code == 303
+    foreign = cookie(other, db, NOTICE_COOKIE)
+    for value in (foreign, f'delete.{key_id}.' + '0' * 64, 'garbage'):
+        client.set_cookie(NOTICE_COOKIE, value, path=prefs(db))
+        assert 'class="notice"' not in client.get(prefs(db)).text
+
+
+# -- a new password or a deactivation ends sessions ----------------------------------------
+def _logged_in(client: Client, db: str) -> bool:
+    return 'Log out' in client.get(prefs(db)).text
+
+
+def test_a_new_password_ends_every_session_of_the_person(db, alice):
+    create_user(db, 'bob')
+    browsers = [make_client(), make_client()]
+    for browser in browsers:
+        assert log_in(browser, db).status_code == 303
+    bobs = make_client()
+    log_in(bobs, db, 'bob')
+    result = invoke('user', 'set-password', '-d', db, 'alice', '--password-stdin',
+                    input='a brand new password\n')
+    assert result.exit_code == 0, result.output
+    assert not any(_logged_in(browser, db) for browser in browsers)
+    assert _logged_in(bobs, db)  # nobody else's
+    assert log_in(make_client(), db, password='a brand new password').status_code == 303  # noqa: S106
+
+
+def test_deactivation_ends_sessions_for_good(db, client, alice):
+    assert log_in(client, db).status_code == 303
+    result = invoke('user', 'deactivate', '-d', db, 'alice')
+    assert result.exit_code == 0, result.output
+    set_active(db, 'alice', True)  # reactivated: the old session does not come back
+    assert not _logged_in(client, db)
+    with Transaction.start(db, readonly=True) as transaction:
+        assert transaction.session.scalar(select(func.count()).select_from(UserSession)) == 0
+
+
+# -- hosts ------------------------------------------------------------------------------------
+def test_unknown_hosts_get_an_html_400(db, client, alice, settings):
+    settings(web={'trusted_hosts': 'localhost, .example.com'})
+    assert_html(client.get(prefs(db)), 200)
+    assert_html(client.get(prefs(db), headers={'Host': 'www.example.com'}), 200)
+    for path in (prefs(db), f'/{db}/preferences'):
+        refused = client.get(path, headers={'Host': 'evil.example'})
+        assert_html(refused, 400)
+        assert 'Location' not in refused.headers
+    assert_json_error(client.get(prefs(db) + 'nothing', headers={'Host': 'evil.example'}),
+                      400)  # no page there: the JSON error
+
+
+def test_redirects_never_name_the_host_the_client_sent(db, client, alice):
+    redirect = client.get(f'/{db}/preferences', headers={'Host': 'evil.example'})
+    assert redirect.status_code == 308
+    assert redirect.headers['Location'] == f'/{db}/preferences/'

@@ -8,24 +8,41 @@ from __future__ import annotations
 
 import base64
 import datetime
+import gc
 import hashlib
+import itertools
 import json
+import random
 import shutil
+import statistics
 import subprocess
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from click.testing import Result
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 from sqlalchemy.engine import make_url
 from werkzeug.test import Client
 
-from tests.client import make_client
-from tests.helpers import bearer, invoke, public_id, request_key, set_active, validated_key
+from tests.client import assert_json_error, make_client
+from tests.helpers import (
+    bearer,
+    forged_key,
+    invoke,
+    public_id,
+    request_key,
+    set_active,
+    throttle_counts,
+    validate,
+    validated_key,
+    wrong_secret,
+)
 from tests.routes import Counter
 from tests.test_preferences import act, cheap_argon2, create_user, log_in  # noqa: F401
 from trylite import storage
+from trylite.auth import keys
 from trylite.auth.keys import UserApplication
 from trylite.auth.tokens import KEY_RE, parse_key
 from trylite.model import utcnow
@@ -138,18 +155,98 @@ def test_undeclared_application_is_400_for_anyone(db, client, alice):
     assert keys_in(db) == []
 
 
+# -- who exists cannot be told: decoys ----------------------------------------------------
 @pytest.mark.parametrize('login', ['nobody', 'bob'])
-def test_unknown_or_inactive_login_looks_the_same_and_stores_nothing(db, client, alice,
-                                                                      login):
+def test_unknown_or_inactive_login_gets_a_decoy_that_looks_the_same(db, client, alice, login):
     create_user(db, 'bob', active=False)
     answers = [client.post(url(db), json={'user': who, 'application': 'acme'})
                for who in ('alice', login)]
     for answer in answers:
         assert answer.status_code == 200
         assert answer.headers['Content-Type'] == 'application/json'
+        assert answer.headers['Cache-Control'] == 'no-store'
         assert KEY_RE.fullmatch(answer.json)
     assert len(answers[0].get_data()) == len(answers[1].get_data())
-    assert [k.public_id for k in keys_in(db)] == [public_id(answers[0].json)]
+    stored = {k.public_id: (k.login, k.user_id, k.state) for k in keys_in(db)}
+    assert stored == {public_id(answers[0].json): ('alice', alice, 'requested'),
+                      public_id(answers[1].json): (login, None, 'requested')}
+    listed = json.loads(cli('application', 'list', '-d', db, '--json').output)
+    assert [r['id'] for r in listed] == [public_id(answers[0].json)]  # decoys are no keys
+
+
+@pytest.mark.parametrize('login', ['alice', 'nobody', 'bob'])
+def test_delete_answers_alike_for_any_login(db, client, alice, login):
+    """Request a key, then delete it: 204 whether the login exists, is inactive or not."""
+    create_user(db, 'bob', active=False)
+    key = request_key(client, db, login)
+    body = {'user': login, 'key': key, 'application': 'acme'}
+    assert client.delete(url(db), json=body).status_code == 204
+    assert keys_in(db) == []
+    assert client.delete(url(db), json=body).status_code == 404
+
+
+def test_polling_answers_alike_for_any_login(db, client, alice, settings):
+    """An application polls its pending key: 401, never a failure, whoever it was asked for."""
+    settings(throttle={'max_failures': 3})
+    create_user(db, 'bob', active=False)
+    for login in ('alice', 'nobody', 'bob'):
+        key = request_key(client, db, login)
+        answers = [client.get(f'/{db}/acme/whoami', headers=bearer(key)) for _ in range(8)]
+        assert [(a.status_code, a.get_data()) for a in answers] == \
+            [(401, answers[0].get_data())] * 8
+    assert throttle_counts(db) == {'request:127.0.0.1': 3, 'request-login:alice': 1,
+                                 'request-login:nobody': 1, 'request-login:bob': 1}
+
+
+def test_decoys_can_never_be_validated(db, client, alice):
+    key = request_key(client, db, 'carol')
+    create_user(db, 'carol')  # the login exists now: the decoy stays a decoy
+    result = cli('application', 'validate', '-d', db, public_id(key))
+    assert result.exit_code == 1 and 'No such key' in result.output
+    person = make_client()
+    log_in(person, db, 'carol')
+    assert public_id(key) not in person.get(f'/{db}/preferences/').text
+    assert act(person, db, public_id(key), 'validate').status_code == 404
+    assert client.get(f'/{db}/acme/whoami', headers=bearer(key)).status_code == 401
+
+
+def test_key_requests_take_as_long_for_any_login(db, alice, settings):
+    """Timing: requests for an existing login and for an unknown one, interleaved in random
+    order, take the same time — neither the medians nor the ranks tell them apart (before
+    decoys, an existing login took 65 % longer, and every one of its requests was slower)."""
+    settings(throttle={'max_requests': 10_000},
+             user_application={'max_pending': 10_000})
+    client = make_client()
+    body = {login: json.dumps({'user': login, 'application': 'acme'})
+            for login in ('alice', 'nobody')}
+
+    def timed(login: str) -> float:
+        started = time.perf_counter()
+        response = client.post(url(db), data=body[login], content_type='application/json')
+        elapsed = time.perf_counter() - started
+        assert response.status_code == 200
+        return elapsed
+
+    for _ in range(10):  # warm up both paths
+        timed('alice'), timed('nobody')
+    times: dict[str, list[float]] = {'alice': [], 'nobody': []}
+    order = random.Random(7)
+    gc.disable()
+    try:
+        for _ in range(80):
+            pair = ['alice', 'nobody']
+            order.shuffle(pair)
+            for login in pair:
+                times[login].append(timed(login))
+    finally:
+        gc.enable()
+    existing, unknown = times['alice'], times['nobody']
+    ratio = statistics.median(existing) / statistics.median(unknown)
+    # Mann-Whitney: the chance that a request for the existing login is the slower of a
+    # pair; 0.5 when both take the same time, 1.0 when every one of them is slower.
+    slower = sum((a > b) + 0.5 * (a == b) for a in existing for b in unknown) / (
+        len(existing) * len(unknown))
+    assert 0.8 < ratio < 1.25 and 0.25 < slower < 0.75, (ratio, slower)
 
 
 # -- guarded routes ------------------------------------------------------------------------
@@ -315,24 +412,68 @@ def test_database_never_contains_the_secret(db, client, alice, backend_uri):
         assert secret_of(key).encode() not in data
 
 
-# -- concurrency ---------------------------------------------------------------------------
-def test_concurrent_requests_respect_the_cap(db, alice, monkeypatch, settings):
+# -- the cap on pending requests -----------------------------------------------------------
+def test_a_full_queue_refuses_new_requests_instead_of_evicting(db, alice):
+    """A stranger asking for keys for alice cannot push her application's request out."""
+    hers, stranger = make_client(address='203.0.113.1'), make_client(address='198.51.100.7')
+    pending = request_key(hers, db, 'alice')
+    for _ in range(4):
+        request_key(stranger, db, 'alice')
+    refused = stranger.post(url(db), json={'user': 'alice', 'application': 'acme'})
+    assert_json_error(refused, 429)
+    assert 86_000 < int(refused.headers['Retry-After']) <= 86_400
+    assert public_id(pending) in {k.public_id for k in keys_in(db)}
+    assert len(keys_in(db)) == 5
+    other = request_key(stranger, db, 'alice', 'other')  # another application: its own cap
+    polls = [hers.get(f'/{db}/acme/whoami', headers=bearer(pending)).status_code
+             for _ in range(15)]
+    assert polls == [401] * 15  # her application polls on, never throttled
+    validate(db, pending)
+    assert hers.get(f'/{db}/acme/whoami', headers=bearer(pending)).status_code == 200
+    assert log_in(make_client(address='203.0.113.1'), db).status_code == 303
+    assert public_id(other) in {k.public_id for k in keys_in(db)}
+    # an unknown login is refused alike, past as many requests
+    another = make_client(address='198.51.100.8')
+    for _ in range(5):
+        request_key(another, db, 'nobody')
+    unknown = another.post(url(db), json={'user': 'nobody', 'application': 'acme'})
+    assert_json_error(unknown, 429)
+    assert unknown.json == refused.json
+
+
+def test_concurrent_requests_respect_the_cap(db, alice, settings):
     settings(user_application={'max_pending': '3'})
     with ThreadPoolExecutor(20) as pool:
-        answers = list(pool.map(lambda _: make_client().post(
+        answers = list(pool.map(lambda n: make_client(address=f'192.0.2.{n + 1}').post(
             url(db), json={'user': 'alice', 'application': 'acme'}), range(20)))
-    assert [a.status_code for a in answers] == [200] * 20, [a.text for a in answers]
-    stored = keys_in(db)
-    assert len(stored) == 3
-    newest = sorted(stored, key=lambda k: (k.created, k.id))[-1]
-    assert newest.public_id in {public_id(a.json) for a in answers}
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses == [200] * 3 + [429] * 17, [a.text for a in answers]
+    assert {k.public_id for k in keys_in(db)} == {
+        public_id(a.json) for a in answers if a.status_code == 200}
 
 
-def test_cap_keeps_the_newest_requests(db, client, alice, monkeypatch, settings):
+def test_cancelled_deleted_or_expired_requests_free_their_place(db, client, alice, settings):
     settings(user_application={'max_pending': '2'})
-    sent = [public_id(request_key(client, db, 'alice')) for _ in range(4)]
-    other = validated_key(client, db, 'alice', 'other')
-    assert {k.public_id for k in keys_in(db)} == {*sent[-2:], public_id(other)}
+    first, second = request_key(client, db, 'alice'), request_key(client, db, 'alice')
+    assert client.post(url(db), json={'user': 'alice', 'application': 'acme'}
+                       ).status_code == 429
+    assert cli('application', 'cancel', '-d', db, public_id(first)).exit_code == 0
+    third = request_key(client, db, 'alice')
+    set_key(db, third, expires=utcnow() - datetime.timedelta(seconds=1))
+    request_key(client, db, 'alice')
+    assert client.delete(url(db), json={'user': 'alice', 'key': second,
+                                        'application': 'acme'}).status_code == 204
+    request_key(client, db, 'alice')
+    assert client.post(url(db), json={'user': 'alice', 'application': 'acme'}
+                       ).status_code == 429
+
+
+def test_expired_requests_are_swept(db, client, alice, monkeypatch):
+    old = request_key(client, db, 'nobody')
+    set_key(db, old, expires=utcnow() - datetime.timedelta(seconds=1))
+    monkeypatch.setattr(keys, '_requested', itertools.count())  # the next request sweeps
+    new = request_key(client, db, 'alice')
+    assert [k.public_id for k in keys_in(db)] == [public_id(new)]
 
 
 # -- DELETE --------------------------------------------------------------------------------
@@ -372,29 +513,108 @@ def test_any_state_can_be_deleted(db, client, alice):
     assert keys_in(db) == []
 
 
-# -- throttling (one process; across processes in test_throttle.py) ------------------------
-def test_bad_keys_are_throttled_but_valid_keys_pass(db, client, alice, monkeypatch, settings):
+# -- throttling (one process; across processes in tests/auth/test_throttle.py) -------------
+def test_wrong_keys_are_throttled_but_valid_keys_pass(db, client, alice, settings):
     settings(throttle={'max_failures': '3'})
     key = validated_key(client, db, 'alice')
     whoami = f'/{db}/acme/whoami'
-    statuses = [client.get(whoami, headers=bearer(f'trylite_{"a" * 12}_{"b" * 43}')).status_code
+    statuses = [client.get(whoami, headers=bearer(forged_key())).status_code
                 for _ in range(4)]
     assert statuses == [401, 401, 401, 429]
-    throttled = client.get(whoami, headers=bearer('nonsense'))
-    assert throttled.status_code == 429
+    throttled = client.get(whoami, headers=bearer(wrong_secret(key)))
+    assert_json_error(throttled, 429)
     assert int(throttled.headers['Retry-After']) > 0
-    assert throttled.json['status'] == 429
     assert client.get(whoami, headers=bearer(key)).status_code == 200
 
 
-def test_valid_delete_works_while_throttled(db, client, alice, monkeypatch, settings):
+def test_valid_delete_works_while_throttled(db, client, alice, settings):
     settings(throttle={'max_failures': '2'})
     key = validated_key(client, db, 'alice')
-    bad = {'user': 'alice', 'key': 'wrong', 'application': 'acme'}
+    bad = {'user': 'alice', 'key': wrong_secret(key), 'application': 'acme'}
     assert [client.delete(url(db), json=bad).status_code for _ in range(3)] == [
         404, 404, 429]
     good = {'user': 'alice', 'key': key, 'application': 'acme'}
     assert client.delete(url(db), json=good).status_code == 204
+
+
+def test_a_throttled_client_writes_nothing(db, client, alice, settings):
+    """Past the limit, 429 without a write: 30 wrong keys leave the count at 3, and 30
+    deletions naming random logins make one counter, not 30."""
+    settings(throttle={'max_failures': '3'})
+    statuses = [client.get(f'/{db}/acme/whoami', headers=bearer(forged_key())).status_code
+                for _ in range(30)]
+    assert statuses == [401] * 3 + [429] * 27
+    stranger = make_client(address='192.0.2.5')
+    statuses = [stranger.delete(url(db), json={
+        'user': f'random-{n}', 'key': forged_key(), 'application': 'acme'}).status_code
+        for n in range(30)]
+    assert statuses == [404] * 3 + [429] * 27
+    assert throttle_counts(db) == {'key:127.0.0.1': 3, 'key:192.0.2.5': 3}
+
+
+def test_missing_or_malformed_keys_are_no_failures(db, client, alice, settings):
+    """No Authorization header (a cross-site <img> sends none), another scheme, or a key
+    whose checksum is wrong: 401 without a database look-up, and nothing counted."""
+    settings(throttle={'max_failures': '2'})
+    key = validated_key(client, db, 'alice')
+    mistyped = key[:20] + ('x' if key[20] != 'x' else 'y') + key[21:]
+    statements = []
+    engine = storage.backend().engine(db)
+    listener = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(engine, 'before_cursor_execute', listener)
+    try:
+        for headers in [{}, {'Authorization': f'Token {key}'}, bearer(mistyped),
+                        bearer(key[:-1]), bearer('nonsense')] * 5:
+            assert client.get(f'/{db}/acme/whoami', headers=headers).status_code == 401
+    finally:
+        event.remove(engine, 'before_cursor_execute', listener)
+    assert not [s for s in statements if 'res_user_application' in s or 'throttle' in s]
+    assert throttle_counts(db) == {'request:127.0.0.1': 1, 'request-login:alice': 1}
+
+
+def test_failed_deletions_never_keep_a_person_out_of_her_preferences(db, alice, settings):
+    """A stranger failing to delete keys 'for alice', from her address or another one,
+    feeds no login counter: her right password still gets in."""
+    settings(throttle={'max_failures': '3'})
+    for address in ('198.51.100.20', '127.0.0.1'):
+        stranger = make_client(address=address)
+        for _ in range(10):
+            stranger.delete(url(db), json={'user': 'alice', 'key': forged_key(),
+                                           'application': 'acme'})
+    assert log_in(make_client(), db).status_code == 303
+
+
+def test_key_failures_and_logins_count_apart(db, client, alice, settings):
+    """An address throttled for wrong keys may still log in to preferences (and the other
+    way round): the two kinds have separate counters."""
+    settings(throttle={'max_failures': '2'})
+    for _ in range(3):
+        client.get(f'/{db}/acme/whoami', headers=bearer(forged_key()))
+    assert client.get(f'/{db}/acme/whoami', headers=bearer(forged_key())).status_code == 429
+    assert log_in(make_client(), db).status_code == 303
+    for _ in range(3):
+        log_in(make_client(), db, password='wrong password')  # noqa: S106
+    key = validated_key(client, db, 'alice')
+    assert client.get(f'/{db}/acme/whoami', headers=bearer(key)).status_code == 200
+
+
+def test_key_requests_are_throttled_per_address_and_per_login(db, alice, settings):
+    settings(throttle={'max_requests': '3'})
+    one = make_client(address='192.0.2.1')
+    for login in ('x1', 'x2', 'x3'):
+        request_key(one, db, login)
+    throttled = one.post(url(db), json={'user': 'x4', 'application': 'acme'})
+    assert_json_error(throttled, 429)
+    assert 0 < int(throttled.headers['Retry-After']) <= 300
+    for n in range(3):  # one login, from three addresses
+        request_key(make_client(address=f'198.51.100.{n + 1}'), db, 'alice')
+    elsewhere = make_client(address='203.0.113.9')
+    assert elsewhere.post(url(db), json={'user': 'alice', 'application': 'acme'}
+                          ).status_code == 429
+    assert elsewhere.post(url(db), json={'user': 'nobody', 'application': 'acme'}
+                          ).status_code == 200
+    assert len(keys_in(db)) == 7  # the refused requests stored nothing
+    assert throttle_counts(db)['request:192.0.2.1'] == 3
 
 
 # -- CLI -----------------------------------------------------------------------------------

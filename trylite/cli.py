@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from . import __version__, server, storage
 from . import json as json_module
 from .auth import apikeys
-from .auth.keys import ACTIONS, keys_of
+from .auth.keys import ACTIONS, act, keys_of
 from .auth.persons import User, make_admin
 from .auth.tokens import PERSONAL_PREFIX, parse_key
 from .endpoints import routing
@@ -153,12 +153,19 @@ def user() -> None:
     """Manage the persons of a database."""
 
 
-def _read_password(from_stdin: bool) -> str | None:
+def _read_password(from_stdin: bool) -> str:
+    """The password: the first line of standard input with *from_stdin*, else asked for on
+    a terminal; a :class:`UserError` when there is none (never a person without one)."""
     if from_stdin:
-        return sys.stdin.readline().rstrip('\r\n')
-    if sys.stdin.isatty():
-        return click.prompt('Password', hide_input=True, confirmation_prompt=True)
-    return None
+        password = sys.stdin.readline().rstrip('\r\n')
+    elif sys.stdin.isatty():
+        password = click.prompt('Password', hide_input=True, confirmation_prompt=True)
+    else:
+        raise UserError('no password given', 'standard input is not a terminal: pass '
+                        '--password-stdin to read the password from it')
+    if not password:
+        raise UserError('no password given', 'the password is empty')
+    return password
 
 
 def _user(session: Session, login: str) -> User:
@@ -181,8 +188,7 @@ def user_create(database_name: str, login: str, name: str, password_stdin: bool,
     try:
         with _transaction(database_name) as session:
             new = User(login=login, name=name or login, active=True)
-            if password:
-                new.set_password(password)
+            new.set_password(password)
             if admin:
                 make_admin(session, new)
             session.add(new)
@@ -206,10 +212,9 @@ def user_list(database_name: str) -> None:
 @click.argument('login')
 @click.option('--password-stdin', is_flag=True, help='Read the password from standard input.')
 def user_set_password(database_name: str, login: str, password_stdin: bool) -> None:
-    """Set the password of LOGIN."""
+    """Set the password of LOGIN (asks for it on a terminal); their open preferences
+    sessions end."""
     password = _read_password(password_stdin)
-    if not password:
-        raise UserError('no password given (use --password-stdin)')
     with _transaction(database_name) as session:
         _user(session, login).set_password(password)
     click.echo(f'Password of {login} set.')
@@ -219,7 +224,8 @@ def user_set_password(database_name: str, login: str, password_stdin: bool) -> N
 @database_option
 @click.argument('login')
 def user_deactivate(database_name: str, login: str) -> None:
-    """Deactivate LOGIN: their keys and logins stop working at once."""
+    """Deactivate LOGIN: their keys and logins stop working at once, their open preferences
+    sessions end."""
     with _transaction(database_name) as session:
         _user(session, login).active = False
     click.echo(f'Deactivated user {login}.')
@@ -239,16 +245,15 @@ def application_list(database_name: str, login: str | None, as_json: bool) -> No
     """List keys: public id, user, application, state, created, last used."""
     with _transaction(database_name) as session:
         user_id = _user(session, login).id if login else None
-        logins = dict(session.execute(select(User.id, User.login)).all())
         found = keys_of(session, user_id)
     if as_json:
         click.echo(json_module.dumps([
-            {'id': key.public_id, 'user': logins.get(key.user_id),
+            {'id': key.public_id, 'user': key.login,
              'application': key.application, 'state': key.status, 'created': key.created,
              'last_used': key.last_used, 'expires': key.expires} for key in found]))
         return
     columns = ('id', 'user', 'application', 'state', 'created', 'last_used')
-    table = [[key.public_id, logins.get(key.user_id) or '-', key.application, key.status,
+    table = [[key.public_id, key.login, key.application, key.status,
               when(key.created), when(key.last_used)] for key in found]
     widths = [max([len(c), *(len(r[i]) for r in table)]) for i, c in enumerate(columns)]
     for line in [list(columns), *table]:
@@ -260,8 +265,8 @@ def _key_command(action: str) -> None:
     @database_option
     @click.argument('public_id', metavar='ID')
     def command(database_name: str, public_id: str) -> None:
-        with _transaction(database_name) as session:
-            ACTIONS[action].apply(session, public_id, None)
+        with _transaction(database_name):
+            act(action, public_id)
         click.echo(f'{ACTIONS[action].done.capitalize()} key {public_id}.')
     command.__doc__ = f'{action.capitalize()} the key whose public id is ID.'
 

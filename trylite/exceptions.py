@@ -16,6 +16,7 @@ exception                  answer
 :class:`ModelNotFound`     404
 :class:`MethodNotFound`    404
 :class:`BadArguments`      422
+:class:`InvalidBody`       422 with every error's JSON pointer (or XPath) and message
 :class:`Retryable`         503 with ``Retry-After`` (once ``with_transaction`` is out of re-runs)
 :class:`Unavailable`       503 with ``Retry-After``
 :class:`StatementTimeout`  504
@@ -105,6 +106,16 @@ class MethodNotFound(TryliteError):
 
 class BadArguments(TryliteError):
     """The arguments of a call do not fit the method (or ids went to a model-level method)."""
+
+
+class InvalidBody(TryliteError):
+    """The request body does not follow the route's schema: *errors* is a list of
+    ``{"pointer": "/items/0/qty", "message": "…"}`` (``"path"`` instead of ``"pointer"`` for
+    XML bodies)."""
+
+    def __init__(self, errors: list[dict[str, str]]) -> None:
+        super().__init__('The body does not follow the schema.')
+        self.errors = errors
 
 
 # -- storage ---------------------------------------------------------------------------------

@@ -9,6 +9,10 @@
 * ``POST /<db>/preferences/login`` — ``login``, ``password``, ``csrf_token``;
 * ``POST /<db>/preferences/keys`` — ``public_id``, ``action`` (``validate``, ``cancel`` or
   ``delete``), ``csrf_token``; answers ``303`` back to the page (post/redirect/get);
+* ``POST /<db>/preferences/apikeys`` — the person's personal API keys: ``action=create``
+  with ``name``, ``scope`` (``rpc`` or ``read``) and ``days`` (empty: no expiry, for
+  administrators) answers the page with the new key shown once; ``action=revoke`` with
+  ``public_id`` revokes one and answers ``303``;
 * ``POST /<db>/preferences/logout`` — ``csrf_token``.
 
 They are ordinary routes (:func:`install` adds them to an app) whose errors are drawn as HTML
@@ -24,25 +28,33 @@ token derived from the session token with HMAC, which only the cookie's holder c
 Tokens are compared with :func:`hmac.compare_digest`. Every page is sent with
 ``X-Frame-Options: DENY`` and a Content-Security-Policy that forbids framing and scripts.
 
-Failed logins count against the client address and the login (:mod:`trylite.auth.throttle`);
-past the limit, the login form answers 429 with ``Retry-After`` before any password is checked.
+After an action, the page shows what was done ("Key 902ba4302aa5 validated.") once: the
+action sets the cookie ``trylite_notice``, signed with the session token, which the next page
+shows and clears — so no link can make the page report an action that did not happen.
+
+Failed logins count against the client address and against the pair (address, login)
+(:func:`trylite.auth.throttle.login_failures`): past either limit, the login form answers 429
+with ``Retry-After`` before any password is checked, while the person's right password from
+another address still gets in. Logins, failed or not, and actions on keys go to the audit log
+(:mod:`trylite.auth.audit`).
 """
 
 from __future__ import annotations
 
 import functools
 import hmac
+import logging
 import secrets
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 from werkzeug.exceptions import BadRequest, Forbidden, NotFound
 
-from .auth import throttle
-from .auth.keys import ACTIONS, NoSuchKey, applications, keys_of
-from .auth.persons import User, authenticate
+from .auth import apikeys, audit, throttle
+from .auth.keys import ACTIONS, NoSuchKey, act, applications, keys_of
+from .auth.persons import User, authenticate, is_admin
 from .auth.sessions import end_session, open_session, session_user
-from .auth.tokens import PUBLIC_ID_RE, SECRET_RE, new_secret
+from .auth.tokens import PERSONAL_PREFIX, PUBLIC_ID_RE, SECRET_RE, new_secret, parse_key
 from .formatting import when
 from .pool import Pool
 from .settings import current
@@ -53,10 +65,11 @@ from .web.request import Request
 from .web.responses import Response
 from .wrappers import with_pool, with_transaction
 
-__all__ = ['LOGIN_CSRF_COOKIE', 'SESSION_COOKIE', 'install', 'render_error']
+__all__ = ['LOGIN_CSRF_COOKIE', 'NOTICE_COOKIE', 'SESSION_COOKIE', 'install', 'render_error']
 
 SESSION_COOKIE = 'trylite_session'
 LOGIN_CSRF_COOKIE = 'trylite_csrf'
+NOTICE_COOKIE = 'trylite_notice'
 
 
 # -- rendering --------------------------------------------------------------------------------
@@ -111,19 +124,43 @@ def render_error(request: Request, problem: Problem) -> Response:
                   description=problem.description)
 
 
-def _redirect(request: Request, database_name: str, **query: str) -> Response:
+def _redirect(request: Request, database_name: str) -> Response:
     """``303 See Other`` back to the page (post/redirect/get)."""
-    location = _base_path(request, database_name)
-    if query:
-        location += '?' + urlencode(query)
-    response = Response(status=303, headers={'Location': location})
+    response = Response(status=303, headers={'Location': _base_path(request, database_name)})
     _protect(response)
     return response
 
 
-# -- sessions and CSRF ------------------------------------------------------------------------
+# -- sessions, CSRF and notices ---------------------------------------------------------------
+def _signature(token: str, purpose: str) -> str:
+    """A value only the holder of the session *token* can compute, one per *purpose*."""
+    return hmac.new(token.encode('ascii'), f'trylite preferences {purpose}'.encode(),
+                    'sha256').hexdigest()
+
+
 def _session_csrf(token: str) -> str:
-    return hmac.new(token.encode('ascii'), b'trylite preferences csrf', 'sha256').hexdigest()
+    return _signature(token, 'csrf')
+
+
+def _notice_cookie(token: str, action: str, public_id: str) -> str:
+    """The ``trylite_notice`` value reporting *action* done on *public_id*."""
+    return f'{action}.{public_id}.{_signature(token, f"notice {action} {public_id}")}'
+
+
+#: What each action reports once done.
+_DONE = {**{name: action.done for name, action in ACTIONS.items()}, 'revoke': 'revoked'}
+
+
+def _notice(request: Request, token: str) -> str | None:
+    """What the ``trylite_notice`` cookie reports, if the session *token* signed it."""
+    sent = request.cookies.get(NOTICE_COOKIE, '')
+    action, _, rest = sent.partition('.')
+    public_id = rest.partition('.')[0]
+    if (action not in _DONE or not PUBLIC_ID_RE.fullmatch(public_id)
+            or not hmac.compare_digest(
+                sent.encode(), _notice_cookie(token, action, public_id).encode())):
+        return None
+    return f'Key {public_id} {_DONE[action]}.'
 
 
 def _cookie_token(request: Request, name: str) -> str | None:
@@ -175,15 +212,22 @@ def preferences(request: Request, pool: Pool) -> Response:
     if current_login is None:
         return _login_page(request, pool.database_name)
     user, token = current_login
-    done = request.args.get('done', '')
-    public_id = request.args.get('key', '')
-    notice = None
-    if done in ACTIONS and PUBLIC_ID_RE.fullmatch(public_id):
-        notice = f'Key {public_id} {ACTIONS[done].done}.'
-    return render(request, pool.database_name, 'keys.html', user=user,
-                  keys=keys_of(Transaction().session, user.id),
-                  applications=applications(), csrf_token=_session_csrf(token),
-                  notice=notice)
+    response = _keys_page(request, pool.database_name, user, token,
+                          notice=_notice(request, token))
+    if NOTICE_COOKIE in request.cookies:  # shown once
+        _delete_cookie(request, response, NOTICE_COOKIE, pool.database_name)
+    return response
+
+
+def _keys_page(request: Request, database_name: str, user: User, token: str,
+               **values: Any) -> Response:
+    """The person's page: their applications' keys and their personal API keys."""
+    session = Transaction().session
+    return render(request, database_name, 'keys.html', user=user,
+                  keys=keys_of(session, user.id), applications=applications(),
+                  api_keys=apikeys.keys_of(session, user.id), is_admin=is_admin(user),
+                  key_max_days=current().api.key_max_days, csrf_token=_session_csrf(token),
+                  **values)
 
 
 @with_pool
@@ -196,15 +240,19 @@ def log_in(request: Request, pool: Pool) -> Response:
     if not login or not password:
         return _login_page(request, pool.database_name, 400,
                            'Enter your login and your password.', login)
-    subjects = throttle.subjects(request.remote_addr, login)
-    throttle.check(subjects)
+    counters = throttle.login_failures(request.remote_addr, login)
+    throttle.check(counters)
     session = Transaction().session
     user = authenticate(session, login, password)
     if user is None:
-        throttle.failure(subjects)
+        throttle.failure(counters)
+        audit.record('login.failed', logging.WARNING, database=pool.database_name,
+                     login=login, address=request.remote_addr)
         return _login_page(request, pool.database_name, 403,
                            'Wrong login or password.', login)
     token = open_session(session, user, replaces=_cookie_token(request, SESSION_COOKIE))
+    audit.record('login.succeeded', database=pool.database_name, login=login, person=user.id,
+                 address=request.remote_addr)
     response = _redirect(request, pool.database_name)
     _set_cookie(request, response, SESSION_COOKIE, token, pool.database_name,
                 current().session.timeout)
@@ -228,10 +276,55 @@ def key_action(request: Request, pool: Pool) -> Response:
         raise BadRequest('The form needs a public_id and an action: validate, cancel or '
                          'delete.')
     try:
-        ACTIONS[action].apply(Transaction().session, public_id, user.id)
+        act(action, public_id, user.id, request.remote_addr)
     except NoSuchKey:
         raise NotFound('You have no such key.') from None
-    return _redirect(request, pool.database_name, done=action, key=public_id)
+    response = _redirect(request, pool.database_name)
+    _set_cookie(request, response, NOTICE_COOKIE, _notice_cookie(token, action, public_id),
+                pool.database_name, max_age=60)
+    return response
+
+
+@with_pool
+@with_transaction()
+def api_key_action(request: Request, pool: Pool) -> Response:
+    """Make (shown once, on the answered page) or revoke one of the person's API keys."""
+    current_login = current_user(request)
+    if current_login is None:
+        raise Forbidden('You are not logged in (or your session has ended). '
+                        'Log in again.')
+    user, token = current_login
+    _check_csrf(request, _session_csrf(token))
+    action = request.form.get('action', '')
+    session = Transaction().session
+    if action == 'create':
+        days_text = request.form.get('days', '').strip()
+        if days_text and not days_text.isdigit():
+            raise BadRequest('The expiry is a number of days.')
+        value = apikeys.create_key(session, user, request.form.get('name', ''),
+                                   request.form.get('scope', 'rpc'),
+                                   int(days_text) if days_text else None)
+        parsed = parse_key(value, PERSONAL_PREFIX)
+        assert parsed is not None
+        audit.record('apikey.created', database=pool.database_name, person=user.id,
+                     key=parsed.public_id, address=request.remote_addr)
+        made = {'name': request.form.get('name', '').strip(), 'value': value,
+                'token': f'token {parsed.public_id}:{parsed.secret}'}
+        return _keys_page(request, pool.database_name, user, token, new_key=made)
+    public_id = request.form.get('public_id', '')
+    if action != 'revoke' or not PUBLIC_ID_RE.fullmatch(public_id):
+        raise BadRequest('The form needs an action: create (with a name) or revoke (with a '
+                         'public_id).')
+    try:
+        apikeys.revoke(session, public_id, user.id)
+    except NoSuchKey:
+        raise NotFound('You have no such key.') from None
+    audit.record('apikey.revoked', database=pool.database_name, person=user.id,
+                 key=public_id, address=request.remote_addr)
+    response = _redirect(request, pool.database_name)
+    _set_cookie(request, response, NOTICE_COOKIE, _notice_cookie(token, 'revoke', public_id),
+                pool.database_name, max_age=60)
+    return response
 
 
 @with_pool
@@ -242,6 +335,8 @@ def logout(request: Request, pool: Pool) -> Response:
     if current_login is not None:
         _check_csrf(request, _session_csrf(current_login[1]))
         end_session(Transaction().session, current_login[1])
+        audit.record('logout', database=pool.database_name, person=current_login[0].id,
+                     address=request.remote_addr)
     response = _redirect(request, pool.database_name)
     _delete_cookie(request, response, SESSION_COOKIE, pool.database_name)
     return response
@@ -253,5 +348,6 @@ def install(app: TryliteWSGI) -> None:
             ('/<database_name>/preferences/', 'GET', preferences),
             ('/<database_name>/preferences/login', 'POST', log_in),
             ('/<database_name>/preferences/keys', 'POST', key_action),
+            ('/<database_name>/preferences/apikeys', 'POST', api_key_action),
             ('/<database_name>/preferences/logout', 'POST', logout)):
         app.route(rule, methods=[method], error_renderer=render_error)(page)

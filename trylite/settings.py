@@ -100,7 +100,14 @@ class WebSettings:
         'refused with 403).')
     cors_max_age: int = option(600, 'Seconds browsers may cache a preflight answer.')
     num_proxies: int = option(
-        0, 'Reverse proxies in front of trylite whose `X-Forwarded-*` headers are trusted.')
+        0, 'Reverse proxies in front of trylite whose `X-Forwarded-*` headers are trusted. '
+        'Set it only when every request goes through that many proxies: without a proxy, '
+        'clients choose their own address with `X-Forwarded-For` and so escape throttling '
+        '(trylite logs a warning when a request arrives without the header).')
+    trusted_hosts: tuple[str, ...] = option(
+        (), 'Host names clients may name in `Host`, separated by spaces or commas '
+        '(`.example.com` also accepts its subdomains; ports are ignored). A request naming '
+        'another host answers 400. Empty accepts any host: list your names in production.')
     debug: bool = option(
         False, 'Add the exception and traceback to 500 answers. Never in production.')
     dbfilter: str = option(
@@ -122,22 +129,27 @@ class RequestSettings:
 
 @dataclass(frozen=True, slots=True)
 class SessionSettings:
-    timeout: int = option(3600, 'Seconds a preferences login lasts.')
+    timeout: int = option(
+        3600, 'Seconds a login session lasts (preferences pages, Odoo web sessions).')
 
 
 @dataclass(frozen=True, slots=True)
 class ThrottleSettings:
     max_failures: int = option(
-        10, 'Failures (bad keys, failed key deletions, failed logins) allowed per client '
-        'address and per login within `window` before answering 429.')
-    window: int = option(300, 'Seconds over which failures are counted.')
+        10, 'Failures allowed within `window` before answering 429: wrong keys and failed '
+        'key deletions per client address; failed preferences logins per address and per '
+        'login from that address (separate counters).')
+    max_requests: int = option(
+        10, 'Key requests allowed within `window` per client address and per login before '
+        'answering 429.')
+    window: int = option(300, 'Seconds over which failures and key requests are counted.')
 
 
 @dataclass(frozen=True, slots=True)
 class UserApplicationSettings:
     max_pending: int = option(
-        5, 'Requested (not yet validated) keys kept per person and application; '
-        'the oldest is dropped.')
+        5, 'Requested (not yet validated) keys allowed per login and application; past it, '
+        'new requests answer 429 until one is validated, cancelled, deleted or expires.')
     request_expiry: int = option(
         86400, 'Seconds a requested key waits for validation before it expires.')
     key_lifetime: int = option(0, 'Seconds a validated key lives; 0 means until revoked.')
@@ -151,6 +163,13 @@ class ApiSettings:
     key_max_days: int = option(
         90, 'Longest life of a personal API key, in days (administrators may make keys that '
         'do not expire).')
+    max_upload: int = option(
+        10485760, 'Largest file, in bytes, the Frappe API\'s `upload_file` accepts (its '
+        'multipart body may be 64 KiB more); larger uploads get 413.')
+    upload_dir: str = option(
+        '', 'Folder of the uploaded files, one sub-folder per database, outside any web root. '
+        'Empty: `files` beside the SQLite files (`sqlite:///DIR` → `DIR/files`), else '
+        '`files` in the user data folder (`~/.local/share/trylite-data/files`).')
 
 
 @dataclass(frozen=True, slots=True)

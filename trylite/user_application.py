@@ -21,7 +21,6 @@ from __future__ import annotations
 from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Response
 
-from .auth import throttle
 from .auth.keys import (
     UserApplication,
     applications,
@@ -43,13 +42,16 @@ __all__ = ['KEY_RE', 'UserApplication', 'applications', 'install', 'register_app
 @with_pool
 @with_transaction(readonly=False)
 def key_route(request: Request, pool: Pool) -> Response:
-    """``POST``: request a key (200, the key as a JSON string). ``DELETE``: revoke one (204)."""
+    """``POST``: request a key (200, the key as a JSON string, never cached). ``DELETE``:
+    revoke one (204; 404 when there is no such key)."""
     if request.method == 'POST':
         data = request.get_json_object(required=('user', 'application'))
-        return json_response(request_key(data['user'], data['application']))
+        response = json_response(
+            request_key(data['user'], data['application'], request.remote_addr))
+        response.headers['Cache-Control'] = 'no-store'
+        return response
     data = request.get_json_object(required=('user', 'key', 'application'))
-    if not delete_key(data['user'], data['key'], data['application']):
-        throttle.failure(throttle.subjects(request.remote_addr, data['user']))
+    if not delete_key(data['user'], data['key'], data['application'], request.remote_addr):
         raise NotFound('No such key.')
     return Response(status=204)
 

@@ -167,5 +167,6 @@ def user_application(name: str, json: bool = True) -> Callable[[Callable[P, R]],
             if json and not isinstance(rv, Response):
                 return json_response(rv)
             return rv
+        wrapper.trylite_application = name  # type: ignore[attr-defined]
         return _layer(wrapper, 'user_application')
     return decorator

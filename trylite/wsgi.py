@@ -2,8 +2,10 @@
 
 ``app`` is a :class:`~trylite.web.app.TryliteWSGI` with trylite's built-in features installed
 once, here, by :func:`install_builtins`: the user-application key routes
-(:mod:`trylite.user_application`), the preferences pages (:mod:`trylite.preferences`) and the
-endpoints defined as data (:mod:`trylite.endpoints`).
+(:mod:`trylite.user_application`), the preferences pages (:mod:`trylite.preferences`), the
+OpenAPI document of each database with its documentation page (:mod:`trylite.openapi`),
+Frappe's REST API (:mod:`trylite.protocols.frappe`), Odoo's protocols at the host root
+(:mod:`trylite.protocols.odoo`) and the endpoints defined as data (:mod:`trylite.endpoints`).
 Modules add their own routes with ``@app.route(...)`` and are served with
 ``trylite serve --module MODULE`` (or by any WSGI server, as ``trylite.wsgi:app``).
 
@@ -18,7 +20,8 @@ gives which status. CORS: see :mod:`trylite.web.cors`.
 
 from __future__ import annotations
 
-from . import endpoints, preferences, user_application
+from . import endpoints, openapi, preferences, user_application
+from .protocols import frappe, odoo
 from .web.app import TryliteWSGI
 from .web.request import Request
 from .web.responses import json_response
@@ -30,6 +33,9 @@ def install_builtins(target: TryliteWSGI) -> TryliteWSGI:
     """Add trylite's built-in routes to *target* (an app of your own); returns it."""
     user_application.install(target)
     preferences.install(target)
+    openapi.install(target)
+    frappe.install(target)
+    odoo.install(target)
     endpoints.install(target)
     return target
 

@@ -6,6 +6,7 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import select
 
+import trylite.auth.persons
 from tests.helpers import PASSWORD, create_user, set_active
 from trylite.auth.persons import User, authenticate
 from trylite.exceptions import Duplicate, UserError
@@ -38,6 +39,26 @@ def test_outdated_hash_is_upgraded():
     assert user.password_hash != weak and user.check_password(PASSWORD)
 
 
+def test_no_rehash_in_a_read_only_transaction(db):
+    weak = PasswordHasher(time_cost=1, memory_cost=8192).hash(PASSWORD)
+    user_id = create_user(db, 'alice')
+    with Transaction.start(db) as transaction:
+        transaction.session.get(User, user_id).password_hash = weak
+    with Transaction.start(db, readonly=True) as transaction:
+        assert authenticate(transaction.session, 'alice', PASSWORD) is not None
+    with Transaction.start(db) as transaction:
+        assert transaction.session.get(User, user_id).password_hash == weak
+        assert authenticate(transaction.session, 'alice', PASSWORD) is not None
+    with Transaction.start(db) as transaction:
+        assert transaction.session.get(User, user_id).password_hash != weak
+
+
+def test_context_get_tells_who_calls(db):
+    user_id = create_user(db, 'alice')
+    with Transaction.start(db, user_id, readonly=True):
+        assert User.context_get() == {'lang': 'en_US', 'tz': 'UTC', 'uid': user_id}
+
+
 def test_authenticate(db):
     user_id = create_user(db, 'alice')
     with Transaction.start(db) as transaction:
@@ -57,3 +78,22 @@ def test_login_is_unique(db):
         transaction.session.flush()
     with Transaction.start(db, readonly=True) as transaction:
         assert transaction.session.scalars(select(User.name)).all() == ['Alice']
+
+
+def test_every_login_costs_one_password_check(db, monkeypatch):
+    """A wrong password, an unknown and an inactive login each run one argon2 check (against a
+    dummy hash when there is no person), so a login's existence takes no less time to refuse."""
+    create_user(db, 'alice')
+    create_user(db, 'bob', active=False)
+    checked = []
+
+    class Counting(PasswordHasher):
+        def verify(self, hash, password):  # noqa: A002
+            checked.append(hash)
+            return super().verify(hash, password)
+
+    monkeypatch.setattr(trylite.auth.persons, '_hasher', Counting())
+    with Transaction.start(db) as transaction:
+        for login in ('alice', 'nobody', 'bob'):
+            assert authenticate(transaction.session, login, 'wrong password') is None
+    assert len(checked) == 3

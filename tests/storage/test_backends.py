@@ -85,6 +85,25 @@ def test_bad_uri(settings, uri, message):
     assert 'secret' not in str(info.value)
 
 
+def test_sqlite_files_are_private(backend_uri, settings, tmp_path):
+    """The folder trylite creates is 0700, each database file and its -wal and -shm 0600
+    (the default folder, ~/.local/share/trylite-data, included)."""
+    only('sqlite' if backend_uri.startswith('sqlite') else 'postgresql', 'sqlite')
+    folder = tmp_path / 'share' / 'trylite-data'
+    settings(database={'uri': f'sqlite:///{folder}'})
+    create_database('private')
+    try:
+        with Transaction.start('private') as transaction:  # a write: -wal and -shm exist
+            transaction.session.add(Counter(name='x', value=1))
+        # the pooled connection is still open, so -wal and -shm are still there
+        modes = {path.name: path.stat().st_mode & 0o777 for path in folder.iterdir()}
+    finally:
+        storage.backend().close()
+    assert folder.stat().st_mode & 0o777 == 0o700
+    assert modes == {'private.sqlite': 0o600, 'private.sqlite-wal': 0o600,
+                     'private.sqlite-shm': 0o600}
+
+
 def test_one_backend_per_settings(db, settings):
     backend = storage.backend()
     assert storage.backend() is backend

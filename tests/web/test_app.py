@@ -47,9 +47,47 @@ def test_defaults(client):
 
 
 def test_missing_trailing_slash_redirects_308(client):
-    response = client.get('/_core/slash')
+    response = client.get('/_core/slash?x=1')
     assert response.status_code == 308
-    assert response.headers['Location'] == f'{SERVER}/_core/slash/'
+    assert response.headers['Location'] == '/_core/slash/?x=1'  # relative: no Host in it
+
+
+# -- hosts and proxies ----------------------------------------------------------------------
+def test_any_host_is_served_unless_trusted_hosts_are_listed(client, settings):
+    assert client.get('/_core/plain', headers={'Host': 'evil.example'}).text == 'plain'
+    settings(web={'trusted_hosts': 'localhost api.example.com, .apps.example.org'})
+    for host in ('localhost', 'localhost:8000', 'api.example.com', 'x.apps.example.org'):
+        assert client.get('/_core/plain', headers={'Host': host}).text == 'plain', host
+    for host in ('evil.example', 'api.example.com.evil.example', 'example.com', '',
+                 'bad host'):
+        for method, path in (('GET', '/_core/plain'), ('GET', '/_core/slash'),
+                             ('GET', '/no/such/path'), ('DELETE', '/_core/plain'),
+                             ('OPTIONS', '/_core/plain')):
+            response = client.open(path, method=method, headers={'Host': host})
+            assert_json_error(response, 400)
+            assert 'Location' not in response.headers and 'Allow' not in response.headers
+
+
+def test_forwarded_host_is_checked_behind_proxies(client, settings):
+    settings(web={'trusted_hosts': 'public.example', 'num_proxies': 1})
+    forwarded = {'X-Forwarded-For': '203.0.113.1', 'X-Forwarded-Host': 'public.example'}
+    assert client.get('/_core/plain', headers=forwarded).text == 'plain'
+    forwarded['X-Forwarded-Host'] = 'evil.example'
+    assert_json_error(client.get('/_core/plain', headers=forwarded), 400)
+
+
+def test_num_proxies_without_a_proxy_is_reported_once(client, settings, caplog):
+    caplog.set_level(logging.WARNING, logger='trylite.web.app')
+    client.get('/_core/plain')
+    settings(web={'num_proxies': 1})
+    client.get('/_core/plain', headers={'X-Forwarded-For': '203.0.113.1'})
+    assert not caplog.records  # what a proxy sends: nothing to report
+    client.get('/_core/plain')
+    client.get('/_core/plain')
+    (warning,) = caplog.records
+    assert warning.levelno == logging.WARNING
+    assert 'num_proxies is 1' in warning.getMessage()
+    assert 'without X-Forwarded-For' in warning.getMessage()
 
 
 def test_unknown_path_404_json(client):

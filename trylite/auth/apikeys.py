@@ -20,15 +20,14 @@ from typing import NamedTuple
 from sqlalchemy import ForeignKey, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from ..data.access import ADMIN_GROUP
 from ..data.dispatch import Scope
 from ..exceptions import AuthenticationFailed, UserError
 from ..model import Model, utcnow
 from ..pool import Pool
 from ..settings import current
 from ..transaction import Transaction
-from . import keys, throttle
-from .persons import User
+from . import audit, keys, throttle
+from .persons import User, is_admin
 from .tokens import KEY_PREFIX, PERSONAL_PREFIX, new_key, parse_key, secret_matches
 
 __all__ = ['SCOPES', 'ApiKey', 'Identity', 'authenticate', 'authenticate_pair', 'create_key',
@@ -66,10 +65,6 @@ class Identity(NamedTuple):
     scope: Scope
 
 
-def _is_admin(session: Session, user: User) -> bool:
-    return any(group.name == ADMIN_GROUP for group in user.group_ids)
-
-
 def create_key(session: Session, user: User, name: str, scope: str = 'rpc',
                days: int | None = None) -> str:
     """Make a key for *user* and return it (to be shown once).
@@ -85,7 +80,7 @@ def create_key(session: Session, user: User, name: str, scope: str = 'rpc',
         raise UserError('Invalid scope', f"A key's scope is one of {', '.join(SCOPES)}.")
     longest = current().api.key_max_days
     if days is None:
-        if not _is_admin(session, user):
+        if not is_admin(user):
             raise UserError('Expiry required', f'A key must expire within {longest} days; '
                             'only administrators may make keys that do not expire.')
         expires = None
@@ -136,7 +131,9 @@ def authenticate_pair(public_id: str | None, secret: str | None, remote_addr: st
             _personal.where(ApiKey.public_id == public_id)).first()
     now = utcnow()
     if not secret_matches(secret if row else None, row.secret_hash if row else None):
-        throttle.failure(throttle.subjects(remote_addr))
+        throttle.failure(throttle.key_failures(remote_addr))
+        audit.record('apikey.refused', database=transaction.database_name, key=public_id,
+                     address=remote_addr)
         raise AuthenticationFailed('A valid API key is required.')
     assert row is not None
     if not row.User.active or (row.expires is not None and row.expires <= now):

@@ -1,36 +1,54 @@
 """User-application keys (``res.user.application``): the model and everything done to keys.
 
-A key is requested for a person by an application (:func:`request_key`), validated — or
-cancelled, or deleted — by that person or an administrator (:data:`ACTIONS`), checked on every
-guarded request (:func:`authenticate`) and revoked by the application (:func:`delete_key`).
-Keys look as :mod:`trylite.auth.tokens` says; only the hash of their secret is stored.
-Applications are declared in code with :func:`register_application`; keys are handed out for
-declared names only.
+A key is requested for a login by an application (:func:`request_key`), validated — or
+cancelled, or deleted — by that person or an administrator (:func:`act` with :data:`ACTIONS`),
+checked on every guarded request (:func:`authenticate`) and revoked by the application
+(:func:`delete_key`). Keys look as :mod:`trylite.auth.tokens` says; only the hash of their
+secret is stored. Applications are declared in code with :func:`register_application`; keys
+are handed out for declared names only.
+
+A request for a login that is unknown or inactive stores a *decoy*: a row like any other but
+with no person, which nothing can validate and no guarded route accepts. Both kinds of
+request do the same statements, so neither the answer, its timing, a later ``DELETE`` (204
+for both) nor polling with the key (401, never counted as a failure) tells who exists.
 """
 
 from __future__ import annotations
 
 import datetime
+import itertools
+import math
 import re
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple
 
-from sqlalchemy import ForeignKey, Index, String, Table, bindparam, delete, or_, select, update
+from sqlalchemy import (
+    ForeignKey,
+    Index,
+    String,
+    bindparam,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from .. import storage
 from ..data.dispatch import Scope
-from ..exceptions import AuthenticationFailed, Retryable, UserError
+from ..exceptions import AuthenticationFailed, FieldError, Retryable, Throttled, UserError
 from ..model import Model, utcnow
 from ..pool import Pool
 from ..settings import current
 from ..transaction import Transaction
-from . import throttle
-from .persons import User
+from . import audit, throttle
+from .persons import LOGIN_LENGTH, User
 from .tokens import new_key, parse_key, secret_matches
 
 __all__ = ['ACTIONS', 'CANCELLED', 'REQUESTED', 'VALIDATED', 'KeyAction', 'NoSuchKey',
-           'UserApplication', 'application_scope', 'applications', 'authenticate', 'cancel',
-           'delete_key', 'keys_of', 'record_use', 'register_application', 'remove',
+           'UserApplication', 'act', 'application_scope', 'applications', 'authenticate',
+           'cancel', 'delete_key', 'keys_of', 'record_use', 'register_application', 'remove',
            'request_key', 'validate', 'application_endpoint_groups']
 
 REQUESTED, VALIDATED, CANCELLED = 'requested', 'validated', 'cancelled'
@@ -81,22 +99,27 @@ def application_endpoint_groups(name: str) -> frozenset[str]:
 
 
 class UserApplication(Model):
-    """A key of one application for one person (the secret itself is never stored)."""
+    """A key of one application for one person (the secret itself is never stored).
+
+    ``login`` is the login the key was requested for; a decoy has it and no ``user_id``.
+    """
 
     __model__ = 'res.user.application'
     __tablename__ = 'res_user_application'
-    __table_args__ = (Index('ix_res_user_application_pending', 'user_id', 'application', 'state'),)
+    __table_args__ = (Index('ix_res_user_application_pending', 'login', 'application', 'state'),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     public_id: Mapped[str] = mapped_column(String(12), unique=True)
     secret_hash: Mapped[str] = mapped_column(String(64), info={'secret': True})
-    user_id: Mapped[int] = mapped_column(ForeignKey('res_user.id', ondelete='CASCADE'))
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey('res_user.id', ondelete='CASCADE'), index=True, default=None)
+    login: Mapped[str] = mapped_column(String(LOGIN_LENGTH))
     application: Mapped[str] = mapped_column(String(100))
     state: Mapped[str] = mapped_column(String(16), default=REQUESTED)
     created: Mapped[datetime.datetime] = mapped_column(default=utcnow)
     validated: Mapped[datetime.datetime | None] = mapped_column(default=None)
     last_used: Mapped[datetime.datetime | None] = mapped_column(default=None)
-    expires: Mapped[datetime.datetime | None] = mapped_column(default=None)
+    expires: Mapped[datetime.datetime | None] = mapped_column(default=None, index=True)
 
     @property
     def expired(self) -> bool:
@@ -113,11 +136,11 @@ Pool.register(UserApplication, module='res')
 
 # -- guarded routes ---------------------------------------------------------------------------
 #: The key and its person in one query: the person lands in the session, so a handler's
-#: ``session.get(User, Transaction().user)`` costs no second round trip.
+#: ``session.get(User, Transaction().user)`` costs no second round trip. A decoy has none.
 _key_query = (
     select(UserApplication.id, UserApplication.secret_hash, UserApplication.state,
            UserApplication.expires, UserApplication.last_used, User)
-    .join(User, User.id == UserApplication.user_id)
+    .outerjoin(User, User.id == UserApplication.user_id)
     .where(UserApplication.public_id == bindparam('public_id'),
            UserApplication.application == bindparam('application')))
 
@@ -125,34 +148,39 @@ _key_query = (
 def authenticate(token: str | None, application: str, remote_addr: str | None) -> User:
     """The person whose valid key of *application* *token* is.
 
-    :class:`AuthenticationFailed` otherwise, or :class:`~trylite.exceptions.Throttled` once
-    the client has failed too often; a failure is a missing, unknown or wrong key (the right
-    secret of a pending, cancelled or expired key is not). Runs in the current transaction,
-    which must be on the key's database.
+    :class:`AuthenticationFailed` otherwise. Only a well-formed key whose secret is wrong
+    (or whose public id is unknown) is a failure, counted against the client's address, and
+    :class:`~trylite.exceptions.Throttled` once the address is at its limit — nothing is
+    counted for no key, for a key that is not well formed (refused without a database
+    look-up: it cannot match any key), nor for the right secret of a pending, cancelled,
+    expired or decoy key (an application polling its own request is no guesser). A valid
+    key is checked before the throttle, so nobody can lock it out. Runs in the current
+    transaction, which must be on the key's database.
     """
+    if not token:
+        raise AuthenticationFailed('Send the key as Authorization: Bearer <key>.')
+    refused = AuthenticationFailed('A valid key of this application is required.')
+    parsed = parse_key(token)
+    if parsed is None:
+        raise refused
     transaction = Transaction()
-    parsed = parse_key(token) if token else None
-    row = None
-    if parsed is not None:
-        row = transaction.session.execute(
-            _key_query, {'public_id': parsed.public_id, 'application': application}).first()
-    secret_ok = secret_matches(parsed.secret if parsed else None,
-                               row.secret_hash if row else None)
+    row = transaction.session.execute(
+        _key_query, {'public_id': parsed.public_id, 'application': application}).first()
+    if not secret_matches(parsed.secret, row.secret_hash if row else None):
+        throttle.failure(throttle.key_failures(remote_addr))
+        audit.record('key.refused', database=transaction.database_name,
+                     key=parsed.public_id, application=application, address=remote_addr)
+        raise refused
     now = utcnow()
-    if row is None or not secret_ok:
-        # Only a wrong key is a failure: an application polling its own pending (or
-        # cancelled, expired) key is no guesser, and must not throttle its person's address.
-        throttle.failure(throttle.subjects(remote_addr))
-    if (row is None or not secret_ok or row.state != VALIDATED or not row.User.active
+    assert row is not None
+    user: User | None = row.User
+    if (row.state != VALIDATED or user is None or not user.active
             or (row.expires is not None and row.expires <= now)):
-        raise AuthenticationFailed(
-            'A valid key of this application is required.' if token else
-            'Send the key as Authorization: Bearer <key>.')
+        raise refused
     # The session's identity map holds objects weakly: keep the person for the handler.
-    transaction.session.info['trylite.user'] = row.User
+    transaction.session.info['trylite.user'] = user
     if row.last_used is None or now - row.last_used >= LAST_USED_PRECISION:
         transaction.atexit(record_use, transaction.database_name, UserApplication, row.id, now)
-    user: User = row.User
     return user
 
 
@@ -174,66 +202,98 @@ def record_use(database_name: str, model: type[Any], key_id: int, now: datetime.
 
 
 # -- what applications do ---------------------------------------------------------------------
-def request_key(login: str, application: str) -> str:
+#: Expired requests (decoys too) are swept once every this many key requests of a process.
+SWEEP_EVERY = 100
+_requested = itertools.count()
+
+
+def request_key(login: str, application: str, remote_addr: str | None) -> str:
     """Store a new ``requested`` key of *application* for *login* and return it.
 
-    An unknown or inactive login gets a key all the same, stored nowhere, so the answer tells
-    nothing about who exists. Only ``[user_application] max_pending`` requests are kept per
-    person and application, the oldest dropped.
+    The client is refused with :class:`~trylite.exceptions.Throttled` when its address or
+    *login* has had ``[throttle] max_requests`` keys within the window, or when *login* has
+    ``[user_application] max_pending`` requests of *application* waiting (until the oldest
+    expires). An unknown or inactive login gets a decoy (see the module doc): the same
+    statements, the same answers.
     """
     if application not in _applications:
         raise UserError('Unknown application',
                         f'No application named {application!r} is declared.')
+    if len(login) > LOGIN_LENGTH:
+        raise FieldError('user', f'A login has at most {LOGIN_LENGTH} characters.')
     transaction = Transaction()
     session = transaction.session
-    # Taken before the snapshot: concurrent requests queue here and each sees the others.
-    transaction.backend.lock_for_write(transaction.connection,
-                                       cast(Table, UserApplication.__table__))
-    key = new_key()
-    user = session.scalars(select(User).where(User.login == login, User.active)).first()
-    if user is None:
-        return key.value
+    counters = throttle.key_requests(remote_addr, login)
+    throttle.check(counters)
     now = utcnow()
     options = current().user_application
-    pending = session.scalars(
-        select(UserApplication.id)
-        .where(UserApplication.user_id == user.id, UserApplication.application == application,
-               UserApplication.state == REQUESTED)
-        .order_by(UserApplication.created.desc(), UserApplication.id.desc())).all()
-    keep = max(options.max_pending - 1, 0)
-    if pending[keep:]:
-        session.execute(delete(UserApplication).where(UserApplication.id.in_(pending[keep:])))
-    session.execute(delete(UserApplication).where(
-        UserApplication.user_id == user.id, UserApplication.state == REQUESTED,
-        UserApplication.expires <= now))
+    user_id = session.scalar(select(User.id).where(User.login == login, User.active))
+    pending, oldest = session.execute(
+        select(func.count(), func.min(UserApplication.expires))
+        .where(UserApplication.login == login, UserApplication.application == application,
+               UserApplication.state == REQUESTED, UserApplication.expires > now)).one()
+    if pending >= options.max_pending:
+        wait = (oldest - now).total_seconds() if oldest else options.request_expiry
+        audit.record('key.request_refused', database=transaction.database_name, login=login,
+                     application=application, address=remote_addr, reason='max_pending')
+        raise Throttled(
+            max(1, math.ceil(wait)),
+            'Too many key requests of this application wait for this login to validate '
+            'them; try again once one is validated, cancelled or expired.')
+    key = new_key()
     session.add(UserApplication(
-        public_id=key.public_id, secret_hash=key.secret_hash, user_id=user.id,
+        public_id=key.public_id, secret_hash=key.secret_hash, user_id=user_id, login=login,
         application=application, state=REQUESTED, created=now,
         expires=now + datetime.timedelta(seconds=options.request_expiry)))
+    # Counted in this transaction: on PostgreSQL, two concurrent requests for one login
+    # meet on its counter and one re-runs, so neither misses the other's pending key.
+    throttle.count(counters)
+    audit.record('key.requested', database=transaction.database_name, login=login,
+                 key=key.public_id, application=application, address=remote_addr)
+    if next(_requested) % SWEEP_EVERY == 0:
+        transaction.atexit(_sweep, transaction.database_name)
     return key.value
 
 
-def delete_key(login: str, value: str, application: str) -> bool:
-    """Delete the key *value* of *login* for *application*; whether there was one."""
+def _sweep(database_name: str) -> None:
+    """Delete the expired requests of every login (decoys included), outside any
+    transaction."""
+    with storage.backend().autocommit(database_name) as conn:
+        conn.execute(delete(UserApplication).where(
+            UserApplication.state == REQUESTED, UserApplication.expires <= utcnow()))
+
+
+def delete_key(login: str, value: str, application: str, remote_addr: str | None) -> bool:
+    """Delete the key *value* requested for *login* and *application* — a decoy too; whether
+    there was one.
+
+    A well-formed key that is not there is a failure, counted against the client's address
+    (:class:`~trylite.exceptions.Throttled` once at its limit); a valid key is deleted
+    whatever the throttle says.
+    """
+    transaction = Transaction()
     parsed = parse_key(value)
-    session = Transaction().session
-    found = None
-    if parsed is not None:
-        found = session.scalars(
-            select(UserApplication).join(User, User.id == UserApplication.user_id)
-            .where(UserApplication.public_id == parsed.public_id, User.login == login,
-                   UserApplication.application == application)).first()
-    if not secret_matches(parsed.secret if parsed else None,
-                          found.secret_hash if found else None):
+    if parsed is None:
+        return False
+    session = transaction.session
+    found = session.scalars(select(UserApplication).where(
+        UserApplication.public_id == parsed.public_id, UserApplication.login == login,
+        UserApplication.application == application)).first()
+    if not secret_matches(parsed.secret, found.secret_hash if found else None):
+        throttle.failure(throttle.key_failures(remote_addr))
+        audit.record('key.delete_refused', database=transaction.database_name, login=login,
+                     key=parsed.public_id, application=application, address=remote_addr)
         return False
     session.delete(found)
+    audit.record('key.revoked', database=transaction.database_name, login=login,
+                 key=parsed.public_id, application=application, address=remote_addr)
     return True
 
 
 # -- what a person (preferences) and an administrator (CLI) do --------------------------------
 def keys_of(session: Session, user_id: int | None = None) -> list[UserApplication]:
-    """Keys, newest first: of one person, or all of them."""
-    query = select(UserApplication).order_by(
+    """Keys, newest first: of one person, or of every person (never decoys)."""
+    query = select(UserApplication).where(UserApplication.user_id.is_not(None)).order_by(
         UserApplication.created.desc(), UserApplication.id.desc())
     if user_id is not None:
         query = query.where(UserApplication.user_id == user_id)
@@ -245,7 +305,8 @@ class NoSuchKey(UserError):
 
 
 def _find(session: Session, public_id: str, user_id: int | None) -> UserApplication:
-    query = select(UserApplication).where(UserApplication.public_id == public_id)
+    query = select(UserApplication).where(UserApplication.public_id == public_id,
+                                          UserApplication.user_id.is_not(None))
     if user_id is not None:
         query = query.where(UserApplication.user_id == user_id)
     key = session.scalars(query).first()
@@ -296,3 +357,15 @@ ACTIONS: dict[str, KeyAction] = {
     'cancel': KeyAction(cancel, 'cancelled'),
     'delete': KeyAction(remove, 'deleted'),
 }
+
+
+def act(action: str, public_id: str, user_id: int | None = None,
+        address: str | None = None) -> None:
+    """Apply :data:`ACTIONS` [*action*] to the key *public_id* in the current transaction and
+    write it to the audit log: by the person *user_id* from *address* (the preferences page),
+    or by an administrator (the command line) when *user_id* is ``None``."""
+    transaction = Transaction()
+    ACTIONS[action].apply(transaction.session, public_id, user_id)
+    audit.record(f'key.{ACTIONS[action].done}', database=transaction.database_name,
+                 key=public_id, person=user_id, address=address,
+                 by='cli' if user_id is None else None)

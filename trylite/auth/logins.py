@@ -9,9 +9,11 @@ check costs the same work whether the login exists or not.
 
 from __future__ import annotations
 
+import logging
+
 from ..exceptions import AuthenticationFailed
 from ..transaction import Transaction
-from . import apikeys, throttle
+from . import apikeys, audit, throttle
 from .persons import User, authenticate
 from .tokens import PERSONAL_PREFIX, parse_key
 
@@ -21,8 +23,8 @@ __all__ = ['login']
 def login(name: str, secret: str, remote_addr: str | None) -> User:
     """The active person *name* whose password — or personal API key — *secret* is;
     :class:`AuthenticationFailed` otherwise (counted)."""
-    subjects = throttle.subjects(remote_addr, name)
-    throttle.check(subjects)
+    counters = throttle.login_failures(remote_addr, name if isinstance(name, str) else '')
+    throttle.check(counters)
     parsed = parse_key(secret, PERSONAL_PREFIX) if isinstance(secret, str) else None
     user: User | None = None
     if parsed is not None:
@@ -34,7 +36,12 @@ def login(name: str, secret: str, remote_addr: str | None) -> User:
             user = None
     elif isinstance(name, str) and isinstance(secret, str) and name and secret:
         user = authenticate(Transaction().session, name, secret)
+    database = Transaction().database_name
     if user is None:
-        throttle.failure(subjects)
+        throttle.failure(counters)
+        audit.record('login.failed', logging.WARNING, database=database, login=name,
+                     address=remote_addr)
         raise AuthenticationFailed('Wrong login or password.')
+    audit.record('login.succeeded', database=database, login=name, person=user.id,
+                 address=remote_addr)
     return user

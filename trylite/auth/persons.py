@@ -2,11 +2,15 @@
 
 Passwords are hashed with argon2 (argon2-cffi); the hash is all that is stored. Deactivating a
 person (``active = False``) stops their keys and logins at once.
+
+``context_get`` (callable from outside, on the model) tells the caller who they are, as every
+Odoo client asks at login: ``{"lang", "tz", "uid"}``.
 """
 
 from __future__ import annotations
 
 import contextlib
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -16,16 +20,20 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from ..data.access import ADMIN_GROUP
 from ..data.models import Group, membership
 from ..exceptions import UserError
-from ..model import Model
+from ..model import Model, rpc
 from ..pool import Pool
+from ..transaction import Transaction
 
-__all__ = ['MIN_PASSWORD_LENGTH', 'User', 'authenticate', 'make_admin']
+__all__ = ['LOGIN_LENGTH', 'MIN_PASSWORD_LENGTH', 'User', 'authenticate', 'is_admin',
+           'make_admin']
 
 _hasher = PasswordHasher()
 #: A hash checked when the login is unknown, so both cases cost the same time.
 _DUMMY_HASH = _hasher.hash('trylite: no such person')
 
 MIN_PASSWORD_LENGTH = 8
+#: The longest login.
+LOGIN_LENGTH = 100
 
 
 class User(Model):
@@ -35,7 +43,7 @@ class User(Model):
     __tablename__ = 'res_user'
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    login: Mapped[str] = mapped_column(String(100), unique=True)
+    login: Mapped[str] = mapped_column(String(LOGIN_LENGTH), unique=True)
     name: Mapped[str] = mapped_column(String(200), default='')
     password_hash: Mapped[str | None] = mapped_column(String(200), default=None,
                                                       info={'secret': True})
@@ -54,16 +62,25 @@ class User(Model):
         self.password_hash = _hasher.hash(password)
 
     def check_password(self, password: str) -> bool:
-        """Whether *password* is this person's; rehashes it when argon2's settings changed."""
+        """Whether *password* is this person's; rehashes it when argon2's settings changed
+        (unless the current transaction is read-only: a later login will)."""
         if not self.password_hash:
             return False
         try:
             _hasher.verify(self.password_hash, password)
         except (VerificationError, InvalidHashError):
             return False
-        if _hasher.check_needs_rehash(self.password_hash):
+        transaction = Transaction.active()
+        if (_hasher.check_needs_rehash(self.password_hash)
+                and not (transaction is not None and transaction.readonly)):
             self.password_hash = _hasher.hash(password)
         return True
+
+    @classmethod
+    @rpc(readonly=True, model=True)
+    def context_get(cls) -> dict[str, Any]:
+        """The caller's context: language, time zone (trylite works in UTC) and user id."""
+        return {'lang': 'en_US', 'tz': 'UTC', 'uid': Transaction().user}
 
 
 def authenticate(session: Session, login: str, password: str) -> User | None:
@@ -74,6 +91,11 @@ def authenticate(session: Session, login: str, password: str) -> User | None:
             _hasher.verify(_DUMMY_HASH, password)
         return None
     return user if user.check_password(password) else None
+
+
+def is_admin(user: User) -> bool:
+    """Whether *user* is a member of the admin group (every right)."""
+    return any(group.name == ADMIN_GROUP for group in user.group_ids)
 
 
 def make_admin(session: Session, user: User) -> None:

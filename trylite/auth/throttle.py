@@ -1,32 +1,57 @@
-"""Counting failures and answering 429 — without ever making a worker sleep.
+"""Counting failures and key requests, and answering 429 — without ever making a worker sleep.
 
-Failures (bad keys on guarded routes, failed key deletions, failed preference logins) are
-counted per *subject* — ``addr:<client address>`` and ``login:<login>`` — in the table
-``trylite_throttle`` of the database concerned, so every worker process and machine sharing it
-sees the same counts. Past ``[throttle] max_failures`` failures within ``[throttle] window``
-seconds, the subject is refused with :class:`~trylite.exceptions.Throttled` (429 with
-``Retry-After``) until the window ends.
+Events are counted per *subject* in the table ``trylite_throttle`` of the database concerned,
+so every worker process and machine sharing it sees the same counts. Each kind of event has
+subjects of its own, so that one kind never locks out another:
 
-Callers decide what a subject may still do while throttled; key checks verify the key *first*,
-so nobody can lock a person's valid key out by failing on purpose.
+* a wrong key on a guarded route, a failed key deletion (:func:`key_failures`): against
+  ``key:<address>``, up to ``[throttle] max_failures``;
+* a key request handed out (:func:`key_requests`): against ``request:<address>`` and
+  ``request-login:<login>``, up to ``[throttle] max_requests``;
+* a failed preferences login (:func:`login_failures`): against ``login:<address>`` and
+  ``login-pair:<address> <login>``, up to ``[throttle] max_failures``.
+
+An *address* is the client's IPv4 address, or the /64 network of its IPv6 address (one host
+usually holds a whole /64). A subject that has reached its limit within ``[throttle] window``
+seconds is refused with :class:`~trylite.exceptions.Throttled` (429 with ``Retry-After``) until
+the window ends. Nothing else is counted: a request without a key, a key that is not well
+formed (it cannot match any key), an application polling its own pending key.
+
+Callers :func:`check` the subjects *before* doing the work, and count only what got past the
+check, so a refused request writes nothing: a count never passes its limit by more than the
+requests in flight, and the rows of one window are bounded — a login's counters are made only
+by addresses still under their own limit. A process remembers the subjects it found at their
+limit until their window ends, so a flood of refused requests costs no database read either
+(deleting a row of ``trylite_throttle`` by hand does not lift a limit a process remembers).
+
+A failure is counted after the transaction, in one autocommit upsert, so the rollback of the
+failed request keeps it (:func:`failure`); a key request is counted inside its transaction
+(:func:`count`). The event that brings a subject to its limit writes ``throttle.started`` to
+the audit log; expired counts are swept now and then.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import itertools
+import logging
 import math
 import time
-from collections.abc import Iterable
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
-from sqlalchemy import Column, Connection, Float, Integer, String, Table, case, delete, select
+from sqlalchemy import Column, Float, Integer, String, Table, case, delete, select
 
 from .. import storage
 from ..exceptions import Throttled
 from ..pool import Pool, metadata
 from ..settings import current
 from ..transaction import Transaction
+from . import audit
+from .persons import LOGIN_LENGTH
 
-__all__ = ['check', 'failure', 'retry_after', 'subjects', 'table']
+__all__ = ['Counters', 'check', 'count', 'failure', 'forget', 'key_failures', 'key_requests',
+           'login_failures', 'network', 'table']
 
 table = Table(
     'trylite_throttle', metadata,
@@ -36,44 +61,112 @@ table = Table(
 )
 Pool.register_table(table)
 
+class Counters(NamedTuple):
+    """What one event counts against: its *subjects*, the *limit* each may reach within a
+    window, and who and where (for the audit log)."""
 
-def subjects(remote_addr: str | None, login: str | None = None) -> list[str]:
-    """The subjects a failure counts against: the client address, and the login if any."""
-    found = [f'addr:{remote_addr or "unknown"}']
-    if login is not None:
-        found.append(f'login:{login[:200]}')
-    return found
-
-
-def retry_after(conn: Connection, keys: Iterable[str]) -> int:
-    """Seconds until none of *keys* is throttled any more (0 when none is)."""
-    now = time.time()
-    rows = conn.execute(select(table.c.failures, table.c.window_end).where(
-        table.c.subject.in_(list(keys)), table.c.window_end > now))
-    limit = current().throttle.max_failures
-    ends = [end for failures, end in rows if failures >= limit]
-    return max(1, math.ceil(max(ends) - now)) if ends else 0
+    kind: str
+    subjects: tuple[str, ...]
+    limit: int
+    address: str
+    login: str | None = None
 
 
-def check(keys: Iterable[str]) -> None:
-    """Raise :class:`Throttled` if any of *keys* is throttled now (in the current
-    transaction)."""
-    wait = retry_after(Transaction().connection, keys)
-    if wait:
-        raise Throttled(wait)
+def network(remote_addr: str | None) -> str:
+    """What a client address is counted as: an IPv4 address as it is, an IPv6 address as its
+    /64 network (an IPv4-mapped one as its IPv4 address), ``unknown`` when there is none."""
+    if not remote_addr:
+        return 'unknown'
+    try:
+        address = ipaddress.ip_address(remote_addr)
+    except ValueError:
+        return remote_addr[:64]
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
 
 
-def failure(keys: Iterable[str]) -> None:
-    """Count one failure against *keys* once the transaction ends; :class:`Throttled` if they
-    are throttled.
+def key_failures(remote_addr: str | None) -> Counters:
+    """A wrong key on a guarded route or a failed key deletion: counted per address only (a
+    login named by a stranger is no evidence against its person)."""
+    where = network(remote_addr)
+    return Counters('key', (f'key:{where}',), current().throttle.max_failures, where)
 
-    The count is written on its own after the current transaction, so a rollback (the usual
-    fate of a failed request) keeps it.
-    """
-    keys = list(keys)
+
+def key_requests(remote_addr: str | None, login: str) -> Counters:
+    """A key request: counted per address and per login, whether the login exists or not."""
+    where, login = network(remote_addr), login[:LOGIN_LENGTH]
+    return Counters('request', (f'request:{where}', f'request-login:{login}'),
+                    current().throttle.max_requests, where, login)
+
+
+def login_failures(remote_addr: str | None, login: str) -> Counters:
+    """A failed preferences login: counted per address and per (address, login), so failures
+    from elsewhere never keep a person's right password out."""
+    where, login = network(remote_addr), login[:LOGIN_LENGTH]
+    return Counters('login', (f'login:{where}', f'login-pair:{where} {login}'),
+                    current().throttle.max_failures, where, login)
+
+
+#: Subjects this process found at their limit: (database, subject) -> (count, window end).
+_reached: dict[tuple[str, str], tuple[int, float]] = {}
+#: How many of them are remembered at most (expired ones are dropped first).
+REMEMBERED = 10_000
+
+
+def check(counters: Counters) -> None:
+    """Raise :class:`Throttled` if a subject of *counters* is at its limit: from what this
+    process remembers, else with one indexed read in the current transaction. Nothing is
+    written."""
     transaction = Transaction()
-    transaction.atexit(_count, transaction.database_name, keys)
-    check(keys)
+    now = time.time()
+    ends = [end for events, end in (
+        _reached.get((transaction.database_name, subject), (0, 0.0))
+        for subject in counters.subjects) if events >= counters.limit and end > now]
+    if not ends:
+        rows = transaction.connection.execute(
+            select(table.c.subject, table.c.failures, table.c.window_end).where(
+                table.c.subject.in_(counters.subjects), table.c.window_end > now)).all()
+        for subject, events, end in rows:
+            if events >= counters.limit:
+                _remember(transaction.database_name, subject, events, end, now)
+                ends.append(end)
+    if ends:
+        raise Throttled(max(1, math.ceil(max(ends) - now)))
+
+
+def _remember(database_name: str, subject: str, events: int, end: float, now: float) -> None:
+    if len(_reached) >= REMEMBERED:
+        for key, (_, known_end) in list(_reached.items()):
+            if known_end <= now:
+                del _reached[key]
+        if len(_reached) >= REMEMBERED:
+            _reached.clear()
+    _reached[database_name, subject] = (events, end)
+
+
+def forget() -> None:
+    """Forget the subjects this process found at their limit (after emptying the table)."""
+    _reached.clear()
+
+
+def failure(counters: Counters) -> None:
+    """A failure: :class:`Throttled` if a subject is already at its limit (nothing counted);
+    else one more event for each subject, written once the transaction has ended."""
+    check(counters)
+    transaction = Transaction()
+    transaction.atexit(_count_alone, transaction.database_name, counters)
+
+
+def count(counters: Counters) -> None:
+    """One more event for each subject of *counters*, in the current transaction (undone if
+    it rolls back). On PostgreSQL, two concurrent transactions counting one subject conflict,
+    and one of them re-runs after the other: what they both read stays consistent."""
+    transaction = Transaction()
+    _report(transaction.database_name, counters,
+            transaction.connection.execute(_upsert(transaction.backend, counters)).all())
 
 
 #: Expired counts are swept once every this many failures counted by a process.
@@ -81,20 +174,38 @@ SWEEP_EVERY = 100
 _counted = itertools.count()
 
 
-def _count(database_name: str, keys: list[str]) -> None:
-    """Add one failure to each of *keys*: one upsert, outside any transaction (on PostgreSQL,
-    concurrent counts of one subject wait for each other instead of failing)."""
+def _upsert(backend: storage.Backend, counters: Counters) -> Any:
+    """One statement adding an event to each subject (a new window for expired ones), which
+    returns the new counts."""
     now = time.time()
     window_end = now + current().throttle.window
-    backend = storage.backend()
     live = table.c.window_end > now
     stmt = backend.insert(table).values(
-        [{'subject': key, 'failures': 1, 'window_end': window_end} for key in keys])
-    stmt = stmt.on_conflict_do_update(
+        [{'subject': key, 'failures': 1, 'window_end': window_end}
+         for key in counters.subjects])
+    return stmt.on_conflict_do_update(
         index_elements=[table.c.subject],
         set_={'failures': case((live, table.c.failures + 1), else_=1),
-              'window_end': case((live, table.c.window_end), else_=window_end)})
+              'window_end': case((live, table.c.window_end), else_=window_end)},
+    ).returning(table.c.subject, table.c.failures, table.c.window_end)
+
+
+def _count_alone(database_name: str, counters: Counters) -> None:
+    """Count a failure outside any transaction (on PostgreSQL, concurrent counts of one
+    subject wait for each other instead of failing); sweep expired counts now and then."""
+    backend = storage.backend()
     with backend.autocommit(database_name) as conn:
-        conn.execute(stmt)
+        counted = conn.execute(_upsert(backend, counters)).all()
         if next(_counted) % SWEEP_EVERY == 0:
-            conn.execute(delete(table).where(table.c.window_end < now))
+            conn.execute(delete(table).where(table.c.window_end < time.time()))
+    _report(database_name, counters, counted)
+
+
+def _report(database_name: str, counters: Counters, counted: Sequence[Any]) -> None:
+    """Write ``throttle.started`` for each subject this event brought to its limit."""
+    for subject, events, window_end in counted:
+        if events == counters.limit:
+            audit.record('throttle.started', logging.WARNING, database=database_name,
+                         kind=counters.kind, subject=subject, login=counters.login,
+                         address=counters.address,
+                         retry_after=max(1, math.ceil(window_end - time.time())))

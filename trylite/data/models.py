@@ -145,27 +145,28 @@ class IrModel(_RegistryModel):
         if isinstance(vals, dict) and ({'model', 'state'} & set(vals) or 'field_id' in vals):
             raise UserError('Invalid change', "A model's name and state cannot change; "
                             'create or delete its fields through ir.model.fields.')
-        _only_manual(cls, ids)
+        _manual_rows(cls, ids, 'Models')
         return super().write(ids, vals)
 
     @classmethod
     def unlink(cls, ids: Any) -> bool:
         """Delete custom models, their fields and their tables with all their records."""
-        names = _only_manual(cls, ids)
+        rows = _manual_rows(cls, ids, 'Models')
         super().unlink(ids)
         transaction = Transaction()
-        for name in names:
-            transaction.backend.drop_table(transaction.connection, table_name(name))
+        for row in rows:
+            transaction.backend.drop_table(transaction.connection, table_name(row.model))
         return True
 
 
-def _only_manual(cls: type[Any], ids: Any) -> list[str]:
-    """The names of the custom models *ids*; :class:`UserError` for a code model."""
-    rows = current_env().execute(select(cls.model, cls.state).where(cls.id.in_(
+def _manual_rows(cls: type[Any], ids: Any, noun: str) -> list[Any]:
+    """The rows of the records *ids*; :class:`UserError` if any is defined in code."""
+    table = cast(Table, cls.__table__)
+    rows = current_env().execute(select(table).where(table.c.id.in_(
         ids if isinstance(ids, list | tuple) else [ids]))).all()
     if any(row.state != 'manual' for row in rows):
-        raise UserError('Invalid change', 'Models defined in code cannot be changed this way.')
-    return [row.model for row in rows]
+        raise UserError('Invalid change', f'{noun} defined in code cannot be changed this way.')
+    return list(rows)
 
 
 class IrModelFields(_RegistryModel):
@@ -244,26 +245,19 @@ class IrModelFields(_RegistryModel):
         if isinstance(vals, dict) and set(vals) - allowed:
             raise UserError('Invalid change', 'Only the label, help, read-only flag and '
                             'selection of a custom field can change.')
-        _only_manual_fields(cls, ids)
+        _manual_rows(cls, ids, 'Fields')
         return super().write(ids, vals)
 
     @classmethod
     def unlink(cls, ids: Any) -> bool:
         """Delete custom fields and their columns with their values."""
-        rows = _only_manual_fields(cls, ids)
+        rows = _manual_rows(cls, ids, 'Fields')
         super().unlink(ids)
         transaction = Transaction()
-        for model, name in rows:
-            transaction.backend.drop_column(transaction.connection, table_name(model), name)
+        for row in rows:
+            transaction.backend.drop_column(transaction.connection, table_name(row.model),
+                                            row.name)
         return True
-
-
-def _only_manual_fields(cls: type[Any], ids: Any) -> list[tuple[str, str]]:
-    rows = current_env().execute(select(cls.model, cls.name, cls.state).where(cls.id.in_(
-        ids if isinstance(ids, list | tuple) else [ids]))).all()
-    if any(row.state != 'manual' for row in rows):
-        raise UserError('Invalid change', 'Fields defined in code cannot be changed this way.')
-    return [(row.model, row.name) for row in rows]
 
 
 class IrModelAccess(_RegistryModel):

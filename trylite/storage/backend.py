@@ -262,10 +262,6 @@ class Backend:
         """Remove the table *table* and its rows."""
         conn.exec_driver_sql(f'DROP TABLE {conn.dialect.identifier_preparer.quote(table)}')
 
-    def lock_for_write(self, conn: Connection, table: Table) -> None:
-        """Make concurrent writers of *table* wait for this transaction, before its snapshot
-        is taken (so each sees what the previous one wrote)."""
-
     # -- errors -------------------------------------------------------------------------------
     def classify(self, exc: BaseException, during_commit: bool) -> BaseException | None:
         """The typed exception *exc* (a driver error) stands for, or ``None`` if it stands

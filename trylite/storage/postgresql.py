@@ -1,9 +1,10 @@
 """PostgreSQL: one database per name on one server, through psycopg 3.
 
 Every transaction runs at REPEATABLE READ; read-only ones are ``READ ONLY``, so that a write
-in them fails loudly. The driver is in autocommit mode and trylite sends BEGIN and COMMIT
-itself, as ordinary statements (psycopg's own transaction commands use the simple query
-protocol, which costs far longer round trips over TCP). Errors are classified by SQLSTATE.
+in them fails loudly. The driver is in autocommit mode and trylite sends BEGIN (with what a
+transaction starts with: a writer's turn lock, a statement timeout) and COMMIT itself, below
+SQLAlchemy, as one simple-protocol message each: one round trip and little CPU. Errors are
+classified by SQLSTATE.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, create_engine, text
+import psycopg
+from psycopg import pq
+from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
@@ -57,10 +60,14 @@ _MISSING_RE = re.compile(r'FATAL: +database ".*" does not exist')
 #: The advisory lock key of exclusive transactions (advisory locks are per database).
 _EXCLUSIVE_KEY = 0x7472796C
 _lock_sql = text("SELECT set_config('lock_timeout', :wait, true), pg_advisory_lock(:key)")
-_shared_sql = text('SELECT pg_advisory_xact_lock_shared(:key)')
 _unlock_sql = text('SELECT pg_advisory_unlock(:key)')
-_BEGIN_READ_WRITE = 'BEGIN ISOLATION LEVEL REPEATABLE READ READ WRITE'
-_BEGIN_READ_ONLY = 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY'
+_BEGIN_READ_ONLY = b'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY'
+# Writers hold the turn lock shared until the transaction ends: an exclusive re-run waits for
+# the writers in flight and then runs alone, so it cannot meet the same conflict again.
+_BEGIN_WRITER = (b'BEGIN ISOLATION LEVEL REPEATABLE READ READ WRITE; '
+                 b'SELECT pg_advisory_xact_lock_shared(%d)' % _EXCLUSIVE_KEY)
+_BEGIN_EXCLUSIVE = b'BEGIN ISOLATION LEVEL REPEATABLE READ READ WRITE'
+_DONE = (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK)
 
 
 class PostgreSQLBackend(Backend):
@@ -138,20 +145,20 @@ class PostgreSQLBackend(Backend):
             conn.execute(_lock_sql, {'wait': f'{wait}ms', 'key': _EXCLUSIVE_KEY})
             conn.commit()
             conn.connection.info['exclusive'] = True
-        conn.exec_driver_sql(_BEGIN_READ_ONLY if readonly else _BEGIN_READ_WRITE)
-        if not readonly and not exclusive:
-            # Writers hold the turn lock shared (until the transaction ends): an exclusive
-            # re-run waits for the writers in flight and then runs alone, so it cannot meet
-            # the same conflict again. A writer that waited on it fails once and re-runs.
-            conn.execute(_shared_sql, {'key': _EXCLUSIVE_KEY})
+        statement = (_BEGIN_READ_ONLY if readonly else
+                     _BEGIN_EXCLUSIVE if exclusive else _BEGIN_WRITER)
         if timeout:
-            conn.exec_driver_sql(f'SET LOCAL statement_timeout = {int(timeout * 1000)}')
+            statement += b'; SET LOCAL statement_timeout = %d' % int(timeout * 1000)
+        # SQLAlchemy's own mark of a transaction (nothing is sent in autocommit mode): an ORM
+        # session on the connection then joins it, and never ends the real one on closing.
+        conn.begin()
+        _send(conn, statement)
 
     def commit(self, conn: Connection) -> None:
-        conn.exec_driver_sql('COMMIT')
+        _send(conn, b'COMMIT')
 
     def rollback(self, conn: Connection) -> None:
-        conn.exec_driver_sql('ROLLBACK')
+        _send(conn, b'ROLLBACK')
 
     def end(self, conn: Connection, timeout: float | None) -> None:
         if conn.invalidated:  # a lost connection: its session, and so the lock, are gone
@@ -163,10 +170,10 @@ class PostgreSQLBackend(Backend):
             except DBAPIError:
                 conn.invalidate()  # closing the session releases the lock
 
-    def lock_for_write(self, conn: Connection, table: Table) -> None:
-        conn.exec_driver_sql(f'LOCK TABLE "{table.name}" IN SHARE ROW EXCLUSIVE MODE')
-
     def _classify(self, exc: BaseException, during_commit: bool) -> BaseException | None:
+        if isinstance(exc, psycopg.Error):  # from _send, below SQLAlchemy
+            exc = DBAPIError.instance(None, None, exc, psycopg.Error,
+                                      connection_invalidated=_lost(exc))
         if not isinstance(exc, DBAPIError):
             return None
         state = getattr(exc.orig, 'sqlstate', None)
@@ -186,3 +193,27 @@ class PostgreSQLBackend(Backend):
                 state is None and isinstance(exc, OperationalError)):
             return ConnectionLost('the connection to the database was lost', during_commit)
         return None
+
+
+def _send(conn: Connection, statements: bytes) -> None:
+    """Run *statements* (without parameters; several, separated by ``;``) in one round trip,
+    below SQLAlchemy; a failure is raised as psycopg's error, the connection invalidated if it
+    was lost."""
+    raw: Any = conn.connection.dbapi_connection
+    result = raw.pgconn.exec_(statements)
+    if result.status not in _DONE:
+        error = psycopg.errors.error_from_result(result)
+        if raw.pgconn.status != pq.ConnStatus.OK:
+            # the server went away: every pooled connection is likely dead too (as
+            # SQLAlchemy does on a disconnection, start a new pool)
+            error.trylite_lost = True  # type: ignore[attr-defined]
+            conn.invalidate(error)
+            conn.engine.dispose(close=False)
+        raise error
+
+
+def _lost(error: psycopg.Error) -> bool:
+    """Whether *error* (raised by :func:`_send`) means the connection is gone."""
+    state = getattr(error, 'sqlstate', None) or ''
+    return (getattr(error, 'trylite_lost', False) or state.startswith('08')
+            or state in ('57P01', '57P02'))

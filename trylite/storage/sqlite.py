@@ -1,5 +1,8 @@
 """SQLite: one file per database in a folder, in WAL mode.
 
+Files are private to the account running trylite: the folder, when trylite creates it, is
+``0700`` and every database file (with its ``-wal`` and ``-shm``) ``0600``.
+
 Writers take SQLite's lock up front (``BEGIN IMMEDIATE``), so they take turns instead of
 failing each other; read-only transactions run under ``PRAGMA query_only``, so that a write in
 them fails loudly. Errors are classified by SQLite's result codes, never by message text.
@@ -94,9 +97,11 @@ class SQLiteBackend(Backend):
         return self.path(name).is_file()
 
     def _create_empty(self, name: str) -> None:
+        # Private to this account: a folder it creates is 0700, a database file 0600 (and
+        # SQLite gives the -wal and -shm files the database file's permissions).
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            self.path(name).touch(exist_ok=False)
+            self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self.path(name).touch(mode=0o600, exist_ok=False)
         except OSError as exc:
             raise DatabaseError(f'cannot create {self.path(name)}: {exc.strerror}') from None
 

@@ -4,23 +4,43 @@
 :meth:`TryliteWSGI.route`. Each request is matched, checked (origin, body size) and handed to
 its handler; whatever the handler returns becomes a response (:mod:`trylite.web.responses`),
 whatever it raises becomes an error answer (:mod:`trylite.web.errors`). The settings the app
-depends on (CORS, proxies, body limit, debug) are resolved once per settings object, not per
-request.
+depends on (CORS, proxies, trusted hosts, body limit, debug) are resolved once per settings
+object, not per request.
+
+Hosts. With ``[web] trusted_hosts`` set, a request naming another host in ``Host`` (or, behind
+``[web] num_proxies`` proxies, ``X-Forwarded-Host``) answers 400 before anything runs. Redirects
+(a missing trailing slash, merged slashes) carry a relative ``Location``, so a forged ``Host``
+never ends up in one.
+
+Proxies. With ``[web] num_proxies`` set, the client's address, scheme and host come from the
+proxies' ``X-Forwarded-*`` headers. A request arriving without ``X-Forwarded-For`` means some
+client reaches trylite without a proxy — and such a client could name any address in that
+header: the first one logs a warning.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
 
-from werkzeug.exceptions import Forbidden, HTTPException, MethodNotAllowed, RequestEntityTooLarge
+from werkzeug.exceptions import (
+    Forbidden,
+    HTTPException,
+    MethodNotAllowed,
+    RequestEntityTooLarge,
+    SecurityError,
+)
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import Map, RequestRedirect, Rule
+from werkzeug.sansio.utils import host_is_trusted
 
 from ..converters import Base64Converter
+from ..exceptions import InvalidBody
 from ..settings import Settings, current
 from .cors import CORS, allow_header
 from .errors import (
@@ -33,6 +53,7 @@ from .errors import (
 )
 from .request import Request
 from .responses import Response, make_response
+from .schemas import Schema
 
 __all__ = ['LAYERS', 'Route', 'TryliteWSGI']
 
@@ -57,6 +78,10 @@ class Route:
     allow_null_origin: bool
     #: How its errors are drawn (JSON unless the route renders HTML).
     error_renderer: ErrorRenderer
+    #: What its JSON request body must follow (422 otherwise, before the handler runs).
+    request_schema: Schema | None = None
+    #: What its JSON answers follow (a handler breaking it is a bug: 500, logged).
+    response_schema: Schema | None = None
 
 
 class _Resolved:
@@ -67,9 +92,29 @@ class _Resolved:
         self.cors = CORS.from_settings(settings.web)
         self.max_size = settings.request.max_size
         self.debug = settings.web.debug
-        proxies = settings.web.num_proxies
+        self.trusted_hosts = settings.web.trusted_hosts
+        proxies = self.proxies = settings.web.num_proxies
         self.wsgi: WSGIApp = (ProxyFix(app.wsgi_app, proxies, proxies, proxies, proxies)
                               if proxies else app.wsgi_app)
+        #: Whether a request without ``X-Forwarded-For`` is still to be reported.
+        self.watch_proxies = proxies > 0
+
+    def check_proxies(self, environ: dict[str, Any]) -> None:
+        """Warn, once, when a request arrives without the header the proxies would add."""
+        if self.watch_proxies and 'HTTP_X_FORWARDED_FOR' not in environ:
+            self.watch_proxies = False
+            logger.warning(
+                '[web] num_proxies is %d, but a request from %s arrived without '
+                'X-Forwarded-For: if clients can reach trylite without going through the '
+                'proxies, they choose the address they are throttled by. Set [web] '
+                'num_proxies to the number of proxies every request goes through.',
+                self.proxies, environ.get('REMOTE_ADDR', 'an unknown address'))
+
+    def check_host(self, request: Request) -> None:
+        """Refuse (400) a request naming a host that is not in ``[web] trusted_hosts``."""
+        if self.trusted_hosts and not host_is_trusted(request.host, self.trusted_hosts):
+            raise SecurityError('This server does not answer to the host named in the '
+                                'request.')
 
 
 class TryliteWSGI:
@@ -89,23 +134,33 @@ class TryliteWSGI:
     # -- declaring ----------------------------------------------------------------------------
     def route(self, string: str, methods: Iterable[str] | None = None,
               defaults: dict[str, Any] | None = None, *,
-              error_renderer: ErrorRenderer = render_json
+              error_renderer: ErrorRenderer = render_json,
+              request_schema: Mapping[str, Any] | None = None,
+              response_schema: Mapping[str, Any] | None = None
               ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Add a Werkzeug rule calling the decorated function; the function is returned as is.
 
         The function is called as ``func(request, **url_variables)``. ``methods=None`` accepts
         every method; ``GET`` implies ``HEAD``; ``OPTIONS`` is answered by trylite unless
-        listed. *error_renderer* draws the route's errors (JSON by default). The wrappers'
-        order is checked here: ``TypeError`` if they are misstacked or if ``with_pool`` has no
-        ``<database_name>`` in *string*.
+        listed. *error_renderer* draws the route's errors (JSON by default).
+        *request_schema* and *response_schema* are JSON Schemas (2020-12) of the JSON body and
+        of the JSON answers: a body breaking the first answers 422 with every error's JSON
+        pointer before the handler runs; an answer breaking the second is a 500, logged; both
+        describe the route in the OpenAPI document. The wrappers' order is checked here:
+        ``TypeError`` if they are misstacked or if ``with_pool`` has no ``<database_name>``
+        in *string*; an invalid schema is a :class:`~jsonschema.exceptions.SchemaError`.
         """
+        checked_request = Schema(request_schema) if request_schema is not None else None
+        checked_response = Schema(response_schema) if response_schema is not None else None
+
         def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
             # The endpoint is the handler itself (``url_map`` builds URLs from handlers, and
             # Werkzeug redirects a URL equal to a rule's defaults to that handler's rule).
             rule = Rule(string, endpoint=func, methods=methods, defaults=defaults)
             rule.trylite_route = Route(  # type: ignore[attr-defined]
                 func, getattr(func, 'max_request_size', None),
-                getattr(func, 'allow_null_origin', False), error_renderer)
+                getattr(func, 'allow_null_origin', False), error_renderer,
+                checked_request, checked_response)
             self.url_map.add(rule)
             _check_layers(func, rule)
             return func
@@ -131,7 +186,9 @@ class TryliteWSGI:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]
                  ) -> Iterable[bytes]:
-        return self._settings().wsgi(environ, start_response)
+        resolved = self._settings()
+        resolved.check_proxies(environ)
+        return resolved.wsgi(environ, start_response)
 
     def wsgi_app(self, environ: dict[str, Any], start_response: Callable[..., Any]
                  ) -> Iterable[bytes]:
@@ -156,15 +213,25 @@ class TryliteWSGI:
             try:
                 rule, view_args = adapter.match(method=method, return_rule=True)
             except MethodNotAllowed as exc:
-                if method == 'OPTIONS':  # plain OPTIONS: what the path accepts
-                    return Response(status=204, headers={'Allow': allow_header(
-                        exc.valid_methods)})
                 # the path's own route draws the error (an HTML page for pages)
                 valid = list(exc.valid_methods or ())
                 route = adapter.match(method=valid[0], return_rule=True)[0].trylite_route  # type: ignore[attr-defined]
+                resolved.check_host(request)
+                if method == 'OPTIONS':  # plain OPTIONS: what the path accepts
+                    return Response(status=204, headers={'Allow': allow_header(valid)})
                 exc.valid_methods = allow_header(valid).split(', ')
                 raise
+            except RequestRedirect as exc:  # the target's route draws a refused host
+                target = unquote(urlsplit(exc.new_url).path).removeprefix(request.script_root)
+                with contextlib.suppress(HTTPException):
+                    route = adapter.match(target, method, return_rule=True)[0].trylite_route  # type: ignore[attr-defined]
+                resolved.check_host(request)
+                raise
+            except HTTPException:  # no such path
+                resolved.check_host(request)
+                raise
             route = rule.trylite_route  # type: ignore[attr-defined]
+            resolved.check_host(request)
             request.view_args = view_args
             if origin is not None and CORS.null_like(origin):
                 if not route.allow_null_origin:
@@ -179,7 +246,13 @@ class TryliteWSGI:
                 request.max_content_length = limit
                 if request.content_length is not None and request.content_length > limit:
                     raise RequestEntityTooLarge(f'The body must not exceed {limit} bytes.')
+                if route.request_schema is not None:
+                    errors = route.request_schema.errors(request.get_json())
+                    if errors:
+                        raise InvalidBody(errors)
                 response = make_response(route.func(request, **view_args))
+                if route.response_schema is not None:
+                    _check_answer(route, response)
         except Exception as exc:
             renderer = route.error_renderer if route is not None else render_json
             response = self.handle_exception(request, exc, renderer)
@@ -190,8 +263,11 @@ class TryliteWSGI:
     def handle_exception(self, request: Request, exc: Exception,
                          renderer: ErrorRenderer = render_json) -> Response:
         """The one error path: every exception becomes a response here."""
-        if isinstance(exc, RequestRedirect):
-            return exc.get_response(request.environ)
+        if isinstance(exc, RequestRedirect):  # relative: the Host header is the client's
+            target = urlsplit(exc.new_url)
+            return Response(status=exc.code, headers={
+                'Location': urlunsplit(('', '', '/' + target.path.lstrip('/'), target.query,
+                                        ''))})
         if isinstance(exc, HTTPException) and isinstance(exc.response, Response):
             return exc.response
         handler = find_handler(self.exception_handlers, exc)
@@ -214,6 +290,16 @@ class TryliteWSGI:
         if self._settings().debug:
             extra = {'exception': repr(exc), 'traceback': ''.join(traceback.format_exception(exc))}
         return renderer(request, Problem(500, 'Internal Server Error', extra=extra))
+
+
+def _check_answer(route: Route, response: Response) -> None:
+    """Raise (a 500, logged) if a JSON success answer breaks the route's response schema."""
+    assert route.response_schema is not None
+    if response.is_json and 200 <= response.status_code < 300:
+        errors = route.response_schema.errors(response.get_json())
+        if errors:
+            raise RuntimeError(f'{route.func.__qualname__} answered a body that breaks its '
+                               f'response schema: {errors[:3]}')
 
 
 def _check_layers(func: Callable[..., Any], rule: Rule) -> None:

@@ -26,6 +26,7 @@ from ..exceptions import (
     DatabaseNotFound,
     Duplicate,
     FieldError,
+    InvalidBody,
     MethodNotFound,
     ModelNotFound,
     ReadOnlyViolation,
@@ -106,6 +107,8 @@ DEFAULT_HANDLERS: dict[type[BaseException], ExceptionHandler] = {
     ModelNotFound: lambda exc: Problem(404, 'Not Found', str(exc)),
     MethodNotFound: lambda exc: Problem(404, 'Not Found', str(exc)),
     BadArguments: lambda exc: Problem(422, 'Unprocessable Entity', str(exc)),
+    InvalidBody: lambda exc: Problem(422, 'Unprocessable Entity', str(exc),
+                                     extra={'errors': exc.errors}),
     Retryable: _busy('The database is busy; try again shortly.'),
     Unavailable: _busy('The database is busy or unreachable; try again shortly.'),
     StatementTimeout: lambda exc: Problem(
