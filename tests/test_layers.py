@@ -26,7 +26,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ('web', ('trylite.web',)),
     ('wrappers', ('trylite.wrappers',)),
     ('features', ('trylite.user_application', 'trylite.preferences', 'trylite.protocols',
-                  'trylite.openapi')),
+                  'trylite.openapi', 'trylite.endpoints')),
     ('app', ('trylite.wsgi',)),
     ('entry', ('trylite.server', 'trylite.cli', 'trylite.__main__')),
 ]

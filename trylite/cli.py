@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import click
+import yaml
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -22,6 +23,8 @@ from .auth import apikeys
 from .auth.keys import ACTIONS, act, keys_of
 from .auth.persons import User, make_admin
 from .auth.tokens import PERSONAL_PREFIX, parse_key
+from .endpoints import routing
+from .endpoints.models import Endpoint
 from .exceptions import Duplicate, TryliteError, UserError
 from .formatting import when
 from .pool import create_database, update_database
@@ -374,6 +377,129 @@ def demo(host: str, port: int, database_name: str, login: str, no_serve: bool) -
     ]))
     sys.stdout.flush()
     server.serve(host, port, current().web.workers, current().web.threads)
+
+
+# -- endpoint --------------------------------------------------------------------------------
+@main.group()
+def endpoint() -> None:
+    """Define, list, show, disable and delete endpoints (endpoint.endpoint records)."""
+
+
+#: The keys of an endpoint definition file (``exec_as_user`` is a login).
+ENDPOINT_KEYS = ('name', 'route', 'route_group', 'method', 'content_type', 'auth_type',
+                 'exec_as_user', 'request_schema', 'code', 'active')
+
+
+def _endpoint_vals(session: Session, definition: Any) -> dict[str, Any]:
+    """The values of ``endpoint.endpoint`` for one *definition* read from a file."""
+    if not isinstance(definition, dict):
+        raise UserError('Invalid definition', 'An endpoint is a mapping of '
+                        f'{", ".join(ENDPOINT_KEYS)}.')
+    unknown = sorted(str(key) for key in definition if key not in ENDPOINT_KEYS)
+    if unknown:
+        raise UserError('Invalid definition', f'Unknown keys: {", ".join(unknown)} (known: '
+                        f'{", ".join(ENDPOINT_KEYS)}).')
+    vals = {key: value for key, value in definition.items() if key != 'exec_as_user'}
+    if isinstance(vals.get('request_schema'), dict | bool):
+        vals['request_schema'] = json_module.dumps(vals['request_schema'])
+    if definition.get('exec_as_user'):
+        vals['exec_as_user_id'] = _user(session, str(definition['exec_as_user'])).id
+    return vals
+
+
+def _endpoint(name: str) -> int:
+    """The id of the endpoint *name*, active or not."""
+    transaction = Transaction()
+    with transaction.set_context(active_test=False):
+        found = Endpoint.search([('name', '=', name)], limit=1)
+    if not isinstance(found, list) or not found:
+        raise UserError(f'no endpoint named {name!r}')
+    return found[0]
+
+
+@endpoint.command('create')
+@database_option
+@click.argument('file', type=click.File('r', encoding='utf-8'))
+@module_option
+def endpoint_create(database_name: str, file: Any, modules: tuple[str, ...]) -> None:
+    """Create the endpoint(s) FILE defines (YAML or JSON; - for standard input): a mapping,
+    or a list of them, of name, route, route_group, method, content_type, auth_type,
+    exec_as_user (a login), request_schema (text or a mapping), code and active."""
+    try:
+        loaded = yaml.safe_load(file)
+    except yaml.YAMLError as exc:
+        raise UserError('Invalid file', str(exc).splitlines()[0]) from None
+    definitions = loaded if isinstance(loaded, list) else [loaded]
+    with _transaction(database_name, modules) as session:
+        Endpoint.create([_endpoint_vals(session, d) for d in definitions])
+    for definition in definitions:
+        click.echo(f'Created endpoint {definition["name"]}: {definition.get("method", "GET")} '
+                   f'/{database_name}{routing.PREFIX}{routing.normalize_route(definition["route"])}')
+
+
+@endpoint.command('list')
+@database_option
+@click.option('--json', 'as_json', is_flag=True, help='Print JSON.')
+def endpoint_list(database_name: str, as_json: bool) -> None:
+    """List endpoints: name, method, route, auth type, route group, state."""
+    with _transaction(database_name) as session:
+        found = session.scalars(select(Endpoint).order_by(Endpoint.name)).all()
+        rows = [(e.name, e.method, e.route, e.auth_type, e.route_group, e.active)
+                for e in found]
+    if as_json:
+        click.echo(json_module.dumps([dict(zip(('name', 'method', 'route', 'auth_type',
+                                                 'route_group', 'active'), row, strict=True))
+                                       for row in rows]))
+        return
+    for name, method, route, auth_type, group, active in rows:
+        click.echo('\t'.join([name, method, route, auth_type, group or '-',
+                              'active' if active else 'disabled']))
+
+
+class _BlockDumper(yaml.SafeDumper):
+    """Writes text of several lines as YAML blocks (``|``)."""
+
+
+_BlockDumper.add_representer(str, lambda dumper, text: dumper.represent_scalar(
+    'tag:yaml.org,2002:str', text, style='|' if '\n' in text else None))
+
+
+@endpoint.command('show')
+@database_option
+@click.argument('name')
+def endpoint_show(database_name: str, name: str) -> None:
+    """Print the endpoint NAME as a definition file (YAML) that create reads."""
+    with _transaction(database_name) as session:
+        found = session.get(Endpoint, _endpoint(name))
+        assert found is not None
+        definition = {key: getattr(found, key) for key in ENDPOINT_KEYS
+                      if key != 'exec_as_user' and getattr(found, key) not in (None, '')}
+        if found.exec_as_user_id is not None:
+            person = session.get(User, found.exec_as_user_id)
+            definition['exec_as_user'] = person.login if person else found.exec_as_user_id
+    click.echo(yaml.dump(definition, Dumper=_BlockDumper, sort_keys=False,
+                         allow_unicode=True), nl=False)
+
+
+def _endpoint_command(action: str, done: str, vals: dict[str, Any] | None) -> None:
+    @endpoint.command(action)
+    @database_option
+    @click.argument('name')
+    @module_option
+    def command(database_name: str, name: str, modules: tuple[str, ...]) -> None:
+        with _transaction(database_name, modules):
+            found = _endpoint(name)
+            if vals is None:
+                Endpoint.unlink([found])
+            else:
+                Endpoint.write([found], vals)
+        click.echo(f'{done} endpoint {name}.')
+    command.__doc__ = f'{action.capitalize()} the endpoint NAME (on every worker at once).'
+
+
+for _args in (('enable', 'Enabled', {'active': True}), ('disable', 'Disabled', {'active': False}),
+              ('delete', 'Deleted', None)):
+    _endpoint_command(*_args)
 
 
 if __name__ == '__main__':  # pragma: no cover

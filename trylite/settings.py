@@ -172,6 +172,19 @@ class ApiSettings:
         '`files` in the user data folder (`~/.local/share/trylite-data/files`).')
 
 
+@dataclass(frozen=True, slots=True)
+class EndpointSettings:
+    timeout: float = option(
+        5.0, 'Seconds an endpoint\'s snippet may run (its data-layer calls included) before '
+        'its sandbox process is killed and the request answers 504.')
+    memory: int = option(
+        256, 'Mebibytes of memory an endpoint\'s snippet may allocate in its sandbox process; '
+        'beyond, the snippet fails (500).')
+    max_response: int = option(
+        8388608, 'Largest answer, in bytes, an endpoint\'s snippet may send back; a larger one '
+        'fails (500).')
+
+
 class Option(NamedTuple):
     """One documented option: where it lives, its default as written in a file, its meaning."""
 
@@ -193,6 +206,7 @@ class Settings:
     throttle: ThrottleSettings = field(default_factory=ThrottleSettings)
     user_application: UserApplicationSettings = field(default_factory=UserApplicationSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
+    endpoint: EndpointSettings = field(default_factory=EndpointSettings)
     #: The INI file the settings were read from, if any.
     path: str | None = None
 

@@ -4,8 +4,8 @@
 once, here, by :func:`install_builtins`: the user-application key routes
 (:mod:`trylite.user_application`), the preferences pages (:mod:`trylite.preferences`), the
 OpenAPI document of each database with its documentation page (:mod:`trylite.openapi`),
-Frappe's REST API (:mod:`trylite.protocols.frappe`) and Odoo's protocols at the host root
-(:mod:`trylite.protocols.odoo`).
+Frappe's REST API (:mod:`trylite.protocols.frappe`), Odoo's protocols at the host root
+(:mod:`trylite.protocols.odoo`) and the endpoints defined as data (:mod:`trylite.endpoints`).
 Modules add their own routes with ``@app.route(...)`` and are served with
 ``trylite serve --module MODULE`` (or by any WSGI server, as ``trylite.wsgi:app``).
 
@@ -20,7 +20,7 @@ gives which status. CORS: see :mod:`trylite.web.cors`.
 
 from __future__ import annotations
 
-from . import openapi, preferences, user_application
+from . import endpoints, openapi, preferences, user_application
 from .protocols import frappe, odoo
 from .web.app import TryliteWSGI
 from .web.request import Request
@@ -36,6 +36,7 @@ def install_builtins(target: TryliteWSGI) -> TryliteWSGI:
     openapi.install(target)
     frappe.install(target)
     odoo.install(target)
+    endpoints.install(target)
     return target
 
 

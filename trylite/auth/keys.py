@@ -19,7 +19,7 @@ import datetime
 import itertools
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
@@ -49,7 +49,7 @@ from .tokens import new_key, parse_key, secret_matches
 __all__ = ['ACTIONS', 'CANCELLED', 'REQUESTED', 'VALIDATED', 'KeyAction', 'NoSuchKey',
            'UserApplication', 'act', 'application_scope', 'applications', 'authenticate',
            'cancel', 'delete_key', 'keys_of', 'record_use', 'register_application', 'remove',
-           'request_key', 'validate']
+           'request_key', 'validate', 'application_endpoint_groups']
 
 REQUESTED, VALIDATED, CANCELLED = 'requested', 'validated', 'cancelled'
 #: How often ``last_used`` is written for one key, at most.
@@ -57,22 +57,30 @@ LAST_USED_PRECISION = datetime.timedelta(minutes=1)
 
 _applications: dict[str, str] = {}
 _scopes: dict[str, Scope] = {}
+_endpoint_groups: dict[str, frozenset[str]] = {}
 
 
 def register_application(name: str, description: str = '',
-                         scopes: Mapping[str, str] | None = None) -> None:
+                         scopes: Mapping[str, str] | None = None,
+                         endpoints: Iterable[str] = ()) -> None:
     """Declare the user application *name*; keys are only handed out for declared names.
 
     *scopes* declares the data it needs — ``{'timesheet.line': 'rw', 'timesheet.work': 'r'}``
     — so that its keys reach those models through the data layer (under the person's access
-    rights); without *scopes*, its keys reach no model there.
+    rights); without *scopes*, its keys reach no model there. *endpoints* names the route
+    groups of the endpoints (``endpoint.endpoint`` records with ``auth_type`` ``user``) its
+    keys may call; without it, none.
     """
     if not re.fullmatch(r'[A-Za-z0-9_.-]{1,100}', name):
         raise ValueError(f'invalid application name {name!r}')
     if scopes is not None and any(v not in ('r', 'rw') for v in scopes.values()):
         raise ValueError("an application's scopes are 'r' or 'rw' per model")
+    groups = frozenset([endpoints] if isinstance(endpoints, str) else endpoints)
+    if not all(isinstance(group, str) and group for group in groups):
+        raise ValueError("an application's endpoint route groups are non-empty names")
     _applications[name] = description or name
     _scopes[name] = Scope(models=dict(scopes or {}))
+    _endpoint_groups[name] = groups
 
 
 def applications() -> dict[str, str]:
@@ -83,6 +91,11 @@ def applications() -> dict[str, str]:
 def application_scope(name: str) -> Scope:
     """What the keys of the application *name* may reach through the data layer."""
     return _scopes.get(name, Scope(models={}))
+
+
+def application_endpoint_groups(name: str) -> frozenset[str]:
+    """The route groups of the endpoints the keys of the application *name* may call."""
+    return _endpoint_groups.get(name, frozenset())
 
 
 class UserApplication(Model):
