@@ -44,7 +44,8 @@ from .web.request import Request
 from .web.responses import Response, json_response
 from .wrappers import with_pool
 
-__all__ = ['CONTRIBUTORS', 'document', 'install']
+__all__ = ['CONTRIBUTORS', 'application_scheme', 'document', 'install', 'key_scheme',
+           'operation_id']
 
 #: Functions adding to a database's document: ``contributor(request, database_name, doc)``
 #: adds paths, components and security schemes to *doc* (features register themselves).
@@ -146,12 +147,7 @@ def _operation(doc: dict[str, Any], route: Route, method: str,
         operation['description'] = '\n'.join(line.strip() for line in lines[2:])
     application = getattr(func, 'trylite_application', None)
     if application is not None:
-        scheme = f'application_{application}'
-        doc['components']['securitySchemes'][scheme] = {
-            'type': 'http', 'scheme': 'bearer',
-            'description': f'A validated key of the user application {application!r} '
-                           '(Authorization: Bearer <key>).'}
-        operation['security'] = [{scheme: []}]
+        operation['security'] = [{application_scheme(doc, application): []}]
     if method in _BODY_METHODS:
         body_schema = route.request_schema.schema if route.request_schema else {}
         operation['requestBody'] = {
@@ -176,6 +172,33 @@ def _responses(route: Route) -> dict[str, Any]:
         return {'200': {'description': 'The page.', 'content': error['content']},
                 '303': {'description': 'Back to the page.'}, 'default': error}
     return {'2XX': success, 'default': error}
+
+
+def application_scheme(doc: dict[str, Any], application: str) -> str:
+    """The name of the security scheme of *application*'s keys, added to *doc*."""
+    scheme = f'application_{application}'
+    doc['components']['securitySchemes'][scheme] = {
+        'type': 'http', 'scheme': 'bearer',
+        'description': f'A validated key of the user application {application!r} '
+                       '(Authorization: Bearer <key>).'}
+    return scheme
+
+
+def key_scheme(doc: dict[str, Any]) -> str:
+    """The name of the security scheme of personal API keys and user-application keys (which
+    reach what their application declared), added to *doc*."""
+    doc['components']['securitySchemes']['key'] = {
+        'type': 'http', 'scheme': 'bearer',
+        'description': 'A personal API key, or the key of a user application that declared '
+                       'what is called.'}
+    return 'key'
+
+
+def operation_id(doc: dict[str, Any], name: str) -> str:
+    """*name*, or *name* numbered, so that no operation of *doc* has it already."""
+    taken = {operation['operationId'] for item in doc['paths'].values()
+             for operation in item.values() if 'operationId' in operation}
+    return _unique(re.sub(r'\W+', '_', name), taken)
 
 
 def _unique(name: str, taken: set[str]) -> str:
@@ -205,8 +228,7 @@ _ODOO_ERROR = {'type': 'object', 'required': ['name', 'message'],
 def readable_models(request: Request, database_name: str) -> dict[str, dict[str, Any]]:
     """The models the caller's key lets them read, with their fields (``fields_get``): none
     without a valid key."""
-    auth = request.authorization
-    token = auth.token if auth is not None and auth.type == 'bearer' else None
+    token = request.bearer_token
     if not token:
         return {}
 
@@ -235,11 +257,7 @@ def describe_data_api(request: Request, database_name: str, doc: dict[str, Any])
     models = readable_models(request, database_name)
     if not models:
         return
-    doc['components']['securitySchemes']['key'] = {
-        'type': 'http', 'scheme': 'bearer',
-        'description': 'A personal API key, or the key of a user application that declared '
-                       'the model.'}
-    security: list[dict[str, list[str]]] = [{'key': []}]
+    security: list[dict[str, list[str]]] = [{key_scheme(doc): []}]
     database_header = {'name': 'X-Odoo-Database', 'in': 'header', 'required': True,
                        'schema': {'type': 'string', 'const': database_name}}
     for name, fields in models.items():

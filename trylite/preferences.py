@@ -65,7 +65,9 @@ from .web.request import Request
 from .web.responses import Response
 from .wrappers import with_pool, with_transaction
 
-__all__ = ['LOGIN_CSRF_COOKIE', 'NOTICE_COOKIE', 'SESSION_COOKIE', 'install', 'render_error']
+__all__ = ['LOGIN_CSRF_COOKIE', 'NOTICE_COOKIE', 'SESSION_COOKIE', 'base_path', 'check_csrf',
+           'current_user', 'install', 'login_page', 'protect', 'render', 'render_error',
+           'session_csrf']
 
 SESSION_COOKIE = 'trylite_session'
 LOGIN_CSRF_COOKIE = 'trylite_csrf'
@@ -85,12 +87,12 @@ def _environment() -> Any:
     return env
 
 
-def _base_path(request: Request, database_name: str) -> str:
+def base_path(request: Request, database_name: str) -> str:
     """The page's own path (the cookies' path too)."""
     return f'{request.script_root}/{quote(database_name, safe="")}/preferences/'
 
 
-def _protect(response: Response, nonce: str | None = None) -> Response:
+def protect(response: Response, nonce: str | None = None) -> Response:
     """Headers every preferences answer carries: no framing, no caching, no scripts."""
     style = f"'nonce-{nonce}'" if nonce else "'none'"
     response.headers['Content-Security-Policy'] = (
@@ -108,10 +110,10 @@ def render(request: Request, database_name: str, template: str, code: int = 200,
     """The HTML page *template*, rendered with *values*, with the protective headers."""
     nonce = secrets.token_urlsafe(16)
     body = _environment().get_template(template).render(
-        nonce=nonce, base=_base_path(request, database_name), database=database_name,
+        nonce=nonce, base=base_path(request, database_name), database=database_name,
         **values)
     response = Response(body, code, headers, content_type='text/html; charset=utf-8')
-    _protect(response, nonce)
+    protect(response, nonce)
     return response
 
 
@@ -127,8 +129,8 @@ def render_error(request: Request, problem: Problem) -> Response:
 
 def _redirect(request: Request, database_name: str) -> Response:
     """``303 See Other`` back to the page (post/redirect/get)."""
-    response = Response(status=303, headers={'Location': _base_path(request, database_name)})
-    _protect(response)
+    response = Response(status=303, headers={'Location': base_path(request, database_name)})
+    protect(response)
     return response
 
 
@@ -139,7 +141,7 @@ def _signature(token: str, purpose: str) -> str:
                     'sha256').hexdigest()
 
 
-def _session_csrf(token: str) -> str:
+def session_csrf(token: str) -> str:
     return _signature(token, 'csrf')
 
 
@@ -176,7 +178,7 @@ def current_user(request: Request) -> tuple[User, str] | None:
     return (user, token) if user is not None and token is not None else None
 
 
-def _check_csrf(request: Request, expected: str | None) -> None:
+def check_csrf(request: Request, expected: str | None) -> None:
     sent = request.form.get('csrf_token', '')
     if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
         raise Forbidden('The form has expired or did not come from this page. '
@@ -185,17 +187,17 @@ def _check_csrf(request: Request, expected: str | None) -> None:
 
 def _set_cookie(request: Request, response: Response, name: str, value: str,
                 database_name: str, max_age: int | None = None) -> None:
-    response.set_cookie(name, value, max_age=max_age, path=_base_path(request, database_name),
+    response.set_cookie(name, value, max_age=max_age, path=base_path(request, database_name),
                         secure=request.is_secure, httponly=True, samesite='Strict')
 
 
 def _delete_cookie(request: Request, response: Response, name: str, database_name: str
                    ) -> None:
-    response.delete_cookie(name, path=_base_path(request, database_name),
+    response.delete_cookie(name, path=base_path(request, database_name),
                            secure=request.is_secure, httponly=True, samesite='Strict')
 
 
-def _login_page(request: Request, database_name: str, status: int = 200,
+def login_page(request: Request, database_name: str, status: int = 200,
                 error: str | None = None, login: str = '') -> Response:
     csrf = _cookie_token(request, LOGIN_CSRF_COOKIE) or new_secret()
     response = render(request, database_name, 'login.html', status, error=error,
@@ -211,7 +213,7 @@ def preferences(request: Request, pool: Pool) -> Response:
     """The login form, or the person's keys."""
     current_login = current_user(request)
     if current_login is None:
-        return _login_page(request, pool.database_name)
+        return login_page(request, pool.database_name)
     user, token = current_login
     response = _keys_page(request, pool.database_name, user, token,
                           notice=_notice(request, token))
@@ -227,7 +229,7 @@ def _keys_page(request: Request, database_name: str, user: User, token: str,
     return render(request, database_name, 'keys.html', user=user,
                   keys=keys_of(session, user.id), applications=applications(),
                   api_keys=apikeys.keys_of(session, user.id), is_admin=is_admin(user),
-                  key_max_days=current().api.key_max_days, csrf_token=_session_csrf(token),
+                  key_max_days=current().api.key_max_days, csrf_token=session_csrf(token),
                   **values)
 
 
@@ -235,11 +237,11 @@ def _keys_page(request: Request, database_name: str, user: User, token: str,
 @with_transaction()
 def log_in(request: Request, pool: Pool) -> Response:
     """Check the password (unless throttled) and open a session."""
-    _check_csrf(request, _cookie_token(request, LOGIN_CSRF_COOKIE))
+    check_csrf(request, _cookie_token(request, LOGIN_CSRF_COOKIE))
     login = request.form.get('login', '').strip()
     password = request.form.get('password', '')
     if not login or not password:
-        return _login_page(request, pool.database_name, 400,
+        return login_page(request, pool.database_name, 400,
                            'Enter your login and your password.', login)
     counters = throttle.login_failures(request.remote_addr, login)
     throttle.check(counters)
@@ -249,7 +251,7 @@ def log_in(request: Request, pool: Pool) -> Response:
         throttle.failure(counters)
         audit.record('login.failed', logging.WARNING, database=pool.database_name,
                      login=login, address=request.remote_addr)
-        return _login_page(request, pool.database_name, 403,
+        return login_page(request, pool.database_name, 403,
                            'Wrong login or password.', login)
     token = open_session(session, user, replaces=_cookie_token(request, SESSION_COOKIE))
     audit.record('login.succeeded', database=pool.database_name, login=login, person=user.id,
@@ -270,7 +272,7 @@ def key_action(request: Request, pool: Pool) -> Response:
         raise Forbidden('You are not logged in (or your session has ended). '
                         'Log in again.')
     user, token = current_login
-    _check_csrf(request, _session_csrf(token))
+    check_csrf(request, session_csrf(token))
     action = request.form.get('action', '')
     public_id = request.form.get('public_id', '')
     if action not in ACTIONS or not public_id:
@@ -295,7 +297,7 @@ def api_key_action(request: Request, pool: Pool) -> Response:
         raise Forbidden('You are not logged in (or your session has ended). '
                         'Log in again.')
     user, token = current_login
-    _check_csrf(request, _session_csrf(token))
+    check_csrf(request, session_csrf(token))
     action = request.form.get('action', '')
     session = Transaction().session
     if action == 'create':
@@ -334,7 +336,7 @@ def logout(request: Request, pool: Pool) -> Response:
     """End the session (when there is one) and go back to the login form."""
     current_login = current_user(request)
     if current_login is not None:
-        _check_csrf(request, _session_csrf(current_login[1]))
+        check_csrf(request, session_csrf(current_login[1]))
         end_session(Transaction().session, current_login[1])
         audit.record('logout', database=pool.database_name, person=current_login[0].id,
                      address=request.remote_addr)

@@ -125,18 +125,6 @@ def with_transaction(readonly: bool | None = None, user: int | Literal['request'
     return decorator
 
 
-def _bearer_token(request: Request) -> str | None:
-    """The key of ``Authorization: Bearer <key>``, or of Basic with an empty user name."""
-    auth = request.authorization
-    if auth is None:
-        return None
-    if auth.type == 'bearer':
-        return auth.token
-    if auth.type == 'basic' and auth.username == '':
-        return auth.password
-    return None
-
-
 def user_application(name: str, json: bool = True) -> Callable[[Callable[P, R]],
                                                               Callable[P, Any]]:
     """Run the handler as the person whose key of application *name* the request carries.
@@ -160,7 +148,7 @@ def user_application(name: str, json: bool = True) -> Callable[[Callable[P, R]],
             except RuntimeError:
                 raise RuntimeError(f'user_application({name!r}) must be applied inside '
                                    'with_transaction()') from None
-            person = authenticate(_bearer_token(request), name, request.remote_addr)
+            person = authenticate(request.bearer_token, name, request.remote_addr)
             request.user_id = person.id
             with transaction.set_user(person.id):
                 rv = func(*args, **kwargs)

@@ -30,8 +30,8 @@ from . import audit, keys, throttle
 from .persons import User, is_admin
 from .tokens import KEY_PREFIX, PERSONAL_PREFIX, new_key, parse_key, secret_matches
 
-__all__ = ['SCOPES', 'ApiKey', 'Identity', 'authenticate', 'authenticate_pair', 'create_key',
-           'keys_of', 'revoke']
+__all__ = ['SCOPES', 'ApiKey', 'Identity', 'application_of', 'authenticate', 'authenticate_pair',
+           'create_key', 'keys_of', 'revoke']
 
 #: What a personal key may do: ``rpc`` reads and writes, ``read`` only reads.
 SCOPES = ('rpc', 'read')
@@ -150,7 +150,7 @@ def authenticate(token: str | None, remote_addr: str | None) -> Identity:
     otherwise."""
     if token and token.startswith(KEY_PREFIX + '_'):
         parsed = parse_key(token)
-        application = _application_of(parsed.public_id) if parsed else None
+        application = application_of(parsed.public_id) if parsed else None
         if application is not None:
             user = keys.authenticate(token, application, remote_addr)
             return Identity(user, keys.application_scope(application))
@@ -159,7 +159,7 @@ def authenticate(token: str | None, remote_addr: str | None) -> Identity:
                              parsed.secret if parsed else None, remote_addr)
 
 
-def _application_of(public_id: str) -> str | None:
+def application_of(public_id: str) -> str | None:
     """The application of the user-application key *public_id*, if there is one."""
     return Transaction().session.scalars(
         select(keys.UserApplication.application)

@@ -43,7 +43,8 @@ from .access import ADMIN_GROUP
 from .env import current_env, forget_env
 from .registry import RUNTIME_TYPES, runtime_column, table_name, valid_runtime_name
 
-__all__ = ['Group', 'IrModel', 'IrModelAccess', 'IrModelFields', 'IrRule', 'membership']
+__all__ = ['Group', 'IrModel', 'IrModelAccess', 'IrModelFields', 'IrRule', 'RegistryModel',
+           'membership']
 
 membership = Table(
     'res_group_user_rel', metadata,
@@ -53,7 +54,7 @@ membership = Table(
 )
 
 
-class _RegistryModel(Model):
+class RegistryModel(Model):
     """A model whose changes every worker must see at once: writes bump the registry."""
 
     __abstract__ = True
@@ -82,7 +83,7 @@ def _changed() -> None:
     forget_env()
 
 
-class Group(_RegistryModel):
+class Group(RegistryModel):
     """A group of persons."""
 
     __model__ = 'res.group'
@@ -95,7 +96,7 @@ class Group(_RegistryModel):
         'User', secondary=membership, back_populates='group_ids', info={'string': 'Users'})
 
 
-class IrModel(_RegistryModel):
+class IrModel(RegistryModel):
     """A model."""
 
     __model__ = 'ir.model'
@@ -169,7 +170,7 @@ def _manual_rows(cls: type[Any], ids: Any, noun: str) -> list[Any]:
     return list(rows)
 
 
-class IrModelFields(_RegistryModel):
+class IrModelFields(RegistryModel):
     """A field of a model."""
 
     __model__ = 'ir.model.fields'
@@ -260,7 +261,7 @@ class IrModelFields(_RegistryModel):
         return True
 
 
-class IrModelAccess(_RegistryModel):
+class IrModelAccess(RegistryModel):
     """What a group (or everyone) may do with a model's records."""
 
     __model__ = 'ir.model.access'
@@ -278,7 +279,7 @@ class IrModelAccess(_RegistryModel):
     perm_unlink: Mapped[bool] = mapped_column(default=False, info={'string': 'Delete Access'})
 
 
-class IrRule(_RegistryModel):
+class IrRule(RegistryModel):
     """A domain limiting the records of a model for a group (or for everyone)."""
 
     __model__ = 'ir.rule'

@@ -2,8 +2,9 @@
 ``/<db>/api/endpoint/…`` (see docs/endpoints.md).
 
 This package's ``__init__`` imports nothing: the sandbox's zygote process imports
-:mod:`.sandbox` alone. :func:`install` adds the routes and the admin page to an app;
-:func:`active_endpoints` describes a database's endpoints (for API documents).
+:mod:`.sandbox` alone. :func:`install` adds the routes and the admin page to an app, and the
+endpoints to its OpenAPI document; :func:`active_endpoints` describes a database's endpoints
+(for API documents).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ __all__ = ['active_endpoints', 'install']
 
 def install(app: TryliteWSGI) -> None:
     """Add the endpoint routes and the endpoints admin page to *app*."""
-    from . import pages, serving
+    from . import openapi, pages, serving  # noqa: F401  (openapi: a document contributor)
 
     serving.install(app)
     pages.install(app)

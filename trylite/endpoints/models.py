@@ -24,7 +24,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from ..auth.keys import applications
 from ..auth.persons import User
 from ..data.access import ADMIN_GROUP
-from ..data.models import _RegistryModel
+from ..data.models import RegistryModel
 from ..exceptions import UserError
 from ..pool import Pool
 from ..transaction import Transaction
@@ -41,7 +41,7 @@ _GROUP = re.compile(r'[A-Za-z0-9_.-]{0,100}')
 _ADMINS = {'groups': (ADMIN_GROUP,)}
 
 
-class Endpoint(_RegistryModel):
+class Endpoint(RegistryModel):
     """An HTTP endpoint served under ``/<db>/api/endpoint`` (see docs/endpoints.md)."""
 
     __model__ = 'endpoint.endpoint'

@@ -33,14 +33,14 @@ from ..data.access import ADMIN_GROUP
 from ..exceptions import UserError
 from ..pool import Pool
 from ..preferences import (
-    _base_path,
-    _check_csrf,
-    _login_page,
-    _protect,
-    _session_csrf,
+    base_path,
+    check_csrf,
     current_user,
+    login_page,
+    protect,
     render,
     render_error,
+    session_csrf,
 )
 from ..transaction import Transaction
 from ..web.app import TryliteWSGI
@@ -75,7 +75,7 @@ def _posted_by_admin(request: Request) -> tuple[User, str]:
     login = _admin(request)
     if login is None:
         raise Forbidden('You are not logged in (or your session has ended). Log in again.')
-    _check_csrf(request, _session_csrf(login[1]))
+    check_csrf(request, session_csrf(login[1]))
     return login
 
 
@@ -88,16 +88,16 @@ def _endpoints(user: User, domain: list[Any], fields: list[str] | None) -> list[
 
 def _redirect(request: Request, database_name: str, **query: str) -> Response:
     """``303 See Other`` back to the list."""
-    location = _base_path(request, database_name) + 'endpoints/'
+    location = base_path(request, database_name) + 'endpoints/'
     if query:
         location += '?' + urlencode(query)
-    return _protect(Response(status=303, headers={'Location': location}))
+    return protect(Response(status=303, headers={'Location': location}))
 
 
 def _page(request: Request, database_name: str, template: str, login: tuple[User, str],
           status: int = 200, **values: Any) -> Response:
     return render(request, database_name, f'endpoints/{template}', status, user=login[0],
-                  csrf_token=_session_csrf(login[1]), **values)
+                  csrf_token=session_csrf(login[1]), **values)
 
 
 def _choices() -> dict[str, Any]:
@@ -112,7 +112,7 @@ def _for_administrators(page: Callable[..., Response]) -> Callable[..., Response
     def wrapper(request: Request, pool: Pool, **kwargs: Any) -> Response:
         login = _admin(request)
         if login is None:
-            return _login_page(request, pool.database_name)
+            return login_page(request, pool.database_name)
         return page(request, pool, login, **kwargs)
     return wrapper
 

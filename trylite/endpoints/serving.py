@@ -31,7 +31,6 @@ from typing import Any
 from werkzeug.exceptions import BadRequest, Conflict, Forbidden, NotFound, UnsupportedMediaType
 
 from ..auth import apikeys, keys
-from ..auth.apikeys import _application_of
 from ..auth.persons import User
 from ..auth.tokens import parse_key
 from ..data import dispatch
@@ -46,7 +45,7 @@ from ..web.app import TryliteWSGI
 from ..web.errors import Problem
 from ..web.request import Request
 from ..web.responses import Response
-from ..wrappers import _bearer_token, with_pool, with_transaction
+from ..wrappers import with_pool, with_transaction
 from . import routing, sandbox, schemas
 from .catalog import Definition, catalog
 
@@ -114,7 +113,7 @@ def _authenticate(request: Request, found: Definition) -> tuple[User | None, Sco
     """The caller and their key's scope (``None`` for public endpoints)."""
     if found.auth_type == 'public':
         return None, FULL
-    token = _bearer_token(request)
+    token = request.bearer_token
     if found.auth_type.startswith('application:'):
         application = found.auth_type.partition(':')[2]
         return (keys.authenticate(token, application, request.remote_addr),
@@ -126,7 +125,7 @@ def _authenticate(request: Request, found: Definition) -> tuple[User | None, Sco
     identity = apikeys.authenticate(token, request.remote_addr)
     parsed = parse_key(token) if token else None
     if parsed is not None:  # the key of a user application: did it declare the group?
-        declared = keys.application_endpoint_groups(_application_of(parsed.public_id) or '')
+        declared = keys.application_endpoint_groups(apikeys.application_of(parsed.public_id) or '')
         if not found.route_group or found.route_group not in declared:
             raise AuthenticationFailed('This endpoint takes personal API keys and the keys of '
                                        'applications that declared its route group.')

@@ -55,6 +55,19 @@ class Request(WerkzeugRequest):
                                  'or unpaired surrogates.')
         return data
 
+    @property
+    def bearer_token(self) -> str | None:
+        """The key sent as ``Authorization: Bearer <key>`` (or as the password of Basic with
+        an empty user name), else ``None``."""
+        auth = self.authorization
+        if auth is None:
+            return None
+        if auth.type == 'bearer':
+            return auth.token
+        if auth.type == 'basic' and auth.username == '':
+            return auth.password
+        return None
+
     @cached_property
     def stream(self) -> IO[bytes]:
         """The body, refused with 413 beyond ``max_content_length`` — also when chunked."""

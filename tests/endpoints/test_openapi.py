@@ -1,0 +1,77 @@
+"""trylite.endpoints.openapi: the active endpoints of a database in its OpenAPI document, in
+place of the catch-all routes serving them."""
+
+from __future__ import annotations
+
+from openapi_spec_validator import validate
+
+from tests.endpoints.conftest import make_endpoint
+from tests.endpoints.test_models import XSD, YAML_SCHEMA
+from trylite.endpoints.models import Endpoint
+from trylite.transaction import Transaction
+
+ORDER = ("result = {'payload': {'order': request.params['order_id'], "
+         "'qty': request.json['qty']}}")
+
+
+def spec(client, db):
+    response = client.get(f'/{db}/openapi.json')
+    assert response.status_code == 200
+    validate(response.json)
+    return response.json
+
+
+def test_each_active_endpoint_is_an_operation(db, client, alice):
+    make_endpoint(db, name='order', route='/orders/<int:order_id>', method='POST',
+                  content_type='application/json', request_schema=YAML_SCHEMA, code=ORDER,
+                  auth_type='public', exec_as_user_id=alice)
+    make_endpoint(db, name='xml order', route='/xml/<uuid:ref>', method='PUT',
+                  content_type='application/xml', request_schema=XSD,
+                  auth_type='application:acme')
+    make_endpoint(db, name='mine')
+    make_endpoint(db, name='off', active=False)
+    doc = spec(client, db)
+    paths = doc['paths']
+    assert f'/{db}/api/endpoint/{{rest}}' not in paths and '/api/endpoint/{rest}' not in paths
+    assert f'/{db}/api/endpoint/off' not in paths
+
+    order = paths[f'/{db}/api/endpoint/orders/{{order_id}}']['post']
+    assert (order['operationId'], order['summary'], order['security']) == (
+        'endpoint_order', 'order', [])
+    assert '`/api/endpoint/orders/{order_id}`' in order['description']
+    assert order['parameters'] == [{'name': 'order_id', 'in': 'path', 'required': True,
+                                    'schema': {'type': 'integer'}}]
+    assert order['requestBody'] == {'required': True, 'content': {'application/json': {
+        'schema': {'type': 'object', 'required': ['qty'],
+                   'properties': {'qty': {'type': 'integer', 'minimum': 1}}}}}}
+    assert order['responses']['default']['content']['application/json']['schema'] == {
+        '$ref': '#/components/schemas/Problem'}
+
+    xml = paths[f'/{db}/api/endpoint/xml/{{ref}}']['put']
+    assert xml['operationId'] == 'endpoint_xml_order'
+    assert xml['security'] == [{'application_acme': []}]
+    assert xml['requestBody']['content']['application/xml']['x-xsd'] == XSD
+
+    mine = paths[f'/{db}/api/endpoint/mine']['get']
+    assert mine['security'] == [{'key': []}, {'session': []}]
+    assert 'requestBody' not in mine
+    schemes = doc['components']['securitySchemes']
+    assert schemes['session'] == {**schemes['session'], 'type': 'apiKey', 'in': 'cookie',
+                                  'name': 'trylite_session'}
+
+    # What the document says is what is served.
+    answer = client.post(f'/{db}/api/endpoint/orders/7', json={'qty': 3})
+    assert answer.status_code == 200, answer.text
+    assert answer.json == {'order': 7, 'qty': 3}
+
+
+def test_a_change_is_in_the_next_document(db, client, alice):
+    endpoint = make_endpoint(db, name='ping', auth_type='public', exec_as_user_id=alice)
+    assert f'/{db}/api/endpoint/ping' in spec(client, db)['paths']
+    with Transaction.start(db):
+        Endpoint.write([endpoint], {'route': '/pong'})
+    paths = spec(client, db)['paths']
+    assert f'/{db}/api/endpoint/pong' in paths and f'/{db}/api/endpoint/ping' not in paths
+    with Transaction.start(db):
+        Endpoint.write([endpoint], {'active': False})
+    assert f'/{db}/api/endpoint/pong' not in spec(client, db)['paths']
