@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime
 from typing import NamedTuple
 
-from sqlalchemy import ForeignKey, String, select
+from sqlalchemy import ForeignKey, String, bindparam, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from ..data.dispatch import Scope
@@ -27,7 +27,7 @@ from ..pool import Pool
 from ..settings import current
 from ..transaction import Transaction
 from . import audit, keys, throttle
-from .persons import User, is_admin
+from .persons import PERSON_COLUMNS, User, is_admin, loaded
 from .tokens import KEY_PREFIX, PERSONAL_PREFIX, new_key, parse_key, secret_matches
 
 __all__ = ['SCOPES', 'ApiKey', 'Identity', 'application_of', 'authenticate', 'authenticate_pair',
@@ -115,8 +115,9 @@ def revoke(session: Session, public_id: str, user_id: int | None = None) -> None
 
 
 _personal = (select(ApiKey.id, ApiKey.secret_hash, ApiKey.scope, ApiKey.expires,
-                    ApiKey.last_used, User)
-             .join(User, User.id == ApiKey.user_id))
+                    ApiKey.last_used, *PERSON_COLUMNS)
+             .join(User, User.id == ApiKey.user_id)
+             .where(ApiKey.public_id == bindparam('public_id')))
 
 
 def authenticate_pair(public_id: str | None, secret: str | None, remote_addr: str | None
@@ -127,8 +128,7 @@ def authenticate_pair(public_id: str | None, secret: str | None, remote_addr: st
     transaction = Transaction()
     row = None
     if public_id and secret:
-        row = transaction.session.execute(
-            _personal.where(ApiKey.public_id == public_id)).first()
+        row = transaction.connection.execute(_personal, {'public_id': public_id}).first()
     now = utcnow()
     if not secret_matches(secret if row else None, row.secret_hash if row else None):
         throttle.failure(throttle.key_failures(remote_addr))
@@ -136,12 +136,14 @@ def authenticate_pair(public_id: str | None, secret: str | None, remote_addr: st
                      address=remote_addr)
         raise AuthenticationFailed('A valid API key is required.')
     assert row is not None
-    if not row.User.active or (row.expires is not None and row.expires <= now):
+    user = loaded(transaction.session, row[5:])
+    assert user is not None  # an inner join
+    if not user.active or (row.expires is not None and row.expires <= now):
         raise AuthenticationFailed('A valid API key is required.')
-    transaction.session.info['trylite.user'] = row.User
+    transaction.session.info['trylite.user'] = user
     if row.last_used is None or now - row.last_used >= keys.LAST_USED_PRECISION:
         transaction.atexit(keys.record_use, transaction.database_name, ApiKey, row.id, now)
-    return Identity(row.User, Scope(readonly=row.scope == 'read'))
+    return Identity(user, Scope(readonly=row.scope == 'read'))
 
 
 def authenticate(token: str | None, remote_addr: str | None) -> Identity:

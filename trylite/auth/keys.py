@@ -43,7 +43,7 @@ from ..pool import Pool
 from ..settings import current
 from ..transaction import Transaction
 from . import audit, throttle
-from .persons import LOGIN_LENGTH, User
+from .persons import LOGIN_LENGTH, PERSON_COLUMNS, User, loaded
 from .tokens import new_key, parse_key, secret_matches
 
 __all__ = ['ACTIONS', 'CANCELLED', 'REQUESTED', 'VALIDATED', 'KeyAction', 'NoSuchKey',
@@ -135,11 +135,12 @@ Pool.register(UserApplication, module='res')
 
 
 # -- guarded routes ---------------------------------------------------------------------------
-#: The key and its person in one query: the person lands in the session, so a handler's
-#: ``session.get(User, Transaction().user)`` costs no second round trip. A decoy has none.
+#: The key and its person in one Core query: the person lands in the session
+#: (:func:`~trylite.auth.persons.loaded`), so a handler's ``session.get(User,
+#: Transaction().user)`` costs no second round trip. A decoy has none.
 _key_query = (
     select(UserApplication.id, UserApplication.secret_hash, UserApplication.state,
-           UserApplication.expires, UserApplication.last_used, User)
+           UserApplication.expires, UserApplication.last_used, *PERSON_COLUMNS)
     .outerjoin(User, User.id == UserApplication.user_id)
     .where(UserApplication.public_id == bindparam('public_id'),
            UserApplication.application == bindparam('application')))
@@ -164,7 +165,7 @@ def authenticate(token: str | None, application: str, remote_addr: str | None) -
     if parsed is None:
         raise refused
     transaction = Transaction()
-    row = transaction.session.execute(
+    row = transaction.connection.execute(
         _key_query, {'public_id': parsed.public_id, 'application': application}).first()
     if not secret_matches(parsed.secret, row.secret_hash if row else None):
         throttle.failure(throttle.key_failures(remote_addr))
@@ -173,7 +174,7 @@ def authenticate(token: str | None, application: str, remote_addr: str | None) -
         raise refused
     now = utcnow()
     assert row is not None
-    user: User | None = row.User
+    user = loaded(transaction.session, row[5:])
     if (row.state != VALIDATED or user is None or not user.active
             or (row.expires is not None and row.expires <= now)):
         raise refused

@@ -10,12 +10,13 @@ Odoo client asks at login: ``{"lang", "tz", "uid"}``.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import String, select
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy import String, inspect, select
+from sqlalchemy.orm import Mapped, Session, make_transient_to_detached, mapped_column, relationship
 
 from ..data.access import ADMIN_GROUP
 from ..data.models import Group, membership
@@ -24,8 +25,8 @@ from ..model import Model, rpc
 from ..pool import Pool
 from ..transaction import Transaction
 
-__all__ = ['LOGIN_LENGTH', 'MIN_PASSWORD_LENGTH', 'User', 'authenticate', 'is_admin',
-           'make_admin']
+__all__ = ['LOGIN_LENGTH', 'MIN_PASSWORD_LENGTH', 'PERSON_COLUMNS', 'User', 'authenticate',
+           'is_admin', 'loaded', 'make_admin']
 
 _hasher = PasswordHasher()
 #: A hash checked when the login is unknown, so both cases cost the same time.
@@ -81,6 +82,28 @@ class User(Model):
     def context_get(cls) -> dict[str, Any]:
         """The caller's context: language, time zone (trylite works in UTC) and user id."""
         return {'lang': 'en_US', 'tz': 'UTC', 'uid': Transaction().user}
+
+
+#: The columns of ``res_user`` a Core query selects to make a person with :func:`loaded`.
+PERSON_COLUMNS = tuple(User.__table__.c)
+_ATTRIBUTES = tuple(inspect(User).get_property_by_column(column).key
+                    for column in PERSON_COLUMNS)
+_ID = _ATTRIBUTES.index('id')
+
+
+def loaded(session: Session, values: Sequence[Any]) -> User | None:
+    """The person whose row is *values* (:data:`PERSON_COLUMNS`, in order) in *session*, as
+    if an ORM query had loaded it — without the ORM query's cost; ``None`` when the row is an
+    outer join's empty one."""
+    if values[_ID] is None:
+        return None
+    known = session.identity_map.get(session.identity_key(User, values[_ID]))
+    if known is not None:
+        return known  # type: ignore[no-any-return]
+    user = User(**dict(zip(_ATTRIBUTES, values, strict=True)))
+    make_transient_to_detached(user)
+    session.add(user)
+    return user
 
 
 def authenticate(session: Session, login: str, password: str) -> User | None:

@@ -40,7 +40,18 @@ import time
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import Column, Float, Integer, String, Table, case, delete, select
+from sqlalchemy import (
+    Column,
+    Connection,
+    Float,
+    Integer,
+    String,
+    Table,
+    bindparam,
+    case,
+    delete,
+    select,
+)
 
 from .. import storage
 from ..exceptions import Throttled
@@ -110,6 +121,11 @@ def login_failures(remote_addr: str | None, login: str) -> Counters:
                     current().throttle.max_failures, where, login)
 
 
+#: The live counts of some subjects (built once: SQLAlchemy then compiles it once).
+_live = select(table.c.subject, table.c.failures, table.c.window_end).where(
+    table.c.subject.in_(bindparam('subjects', expanding=True)),
+    table.c.window_end > bindparam('now'))
+
 #: Subjects this process found at their limit: (database, subject) -> (count, window end).
 _reached: dict[tuple[str, str], tuple[int, float]] = {}
 #: How many of them are remembered at most (expired ones are dropped first).
@@ -127,8 +143,7 @@ def check(counters: Counters) -> None:
         for subject in counters.subjects) if events >= counters.limit and end > now]
     if not ends:
         rows = transaction.connection.execute(
-            select(table.c.subject, table.c.failures, table.c.window_end).where(
-                table.c.subject.in_(counters.subjects), table.c.window_end > now)).all()
+            _live, {'subjects': counters.subjects, 'now': now}).all()
         for subject, events, end in rows:
             if events >= counters.limit:
                 _remember(transaction.database_name, subject, events, end, now)
@@ -166,7 +181,7 @@ def count(counters: Counters) -> None:
     and one of them re-runs after the other: what they both read stays consistent."""
     transaction = Transaction()
     _report(transaction.database_name, counters,
-            transaction.connection.execute(_upsert(transaction.backend, counters)).all())
+            _add_event(transaction.connection, transaction.backend, counters))
 
 
 #: Expired counts are swept once every this many failures counted by a process.
@@ -174,20 +189,35 @@ SWEEP_EVERY = 100
 _counted = itertools.count()
 
 
-def _upsert(backend: storage.Backend, counters: Counters) -> Any:
-    """One statement adding an event to each subject (a new window for expired ones), which
-    returns the new counts."""
+#: The upsert of each backend class, built once (SQLAlchemy then compiles it once).
+_upserts: dict[type[storage.Backend], Any] = {}
+
+
+def _upsert(backend: storage.Backend) -> Any:
+    """One statement adding an event to a subject (a new window for an expired one) and
+    returning its new count; run with one parameter set per subject, in one round trip."""
+    stmt = _upserts.get(type(backend))
+    if stmt is None:
+        live = table.c.window_end > bindparam('now')
+        stmt = _upserts[type(backend)] = backend.insert(table).values(
+            subject=bindparam('subject'), failures=1, window_end=bindparam('window_end'),
+        ).on_conflict_do_update(
+            index_elements=[table.c.subject],
+            set_={'failures': case((live, table.c.failures + 1), else_=1),
+                  'window_end': case((live, table.c.window_end),
+                                     else_=bindparam('window_end'))},
+        ).returning(table.c.subject, table.c.failures, table.c.window_end)
+    return stmt
+
+
+def _add_event(conn: Connection, backend: storage.Backend, counters: Counters
+               ) -> Sequence[Any]:
+    """One more event for each subject of *counters* on *conn*: their new counts."""
     now = time.time()
     window_end = now + current().throttle.window
-    live = table.c.window_end > now
-    stmt = backend.insert(table).values(
-        [{'subject': key, 'failures': 1, 'window_end': window_end}
-         for key in counters.subjects])
-    return stmt.on_conflict_do_update(
-        index_elements=[table.c.subject],
-        set_={'failures': case((live, table.c.failures + 1), else_=1),
-              'window_end': case((live, table.c.window_end), else_=window_end)},
-    ).returning(table.c.subject, table.c.failures, table.c.window_end)
+    return conn.execute(_upsert(backend), [
+        {'subject': subject, 'window_end': window_end, 'now': now}
+        for subject in counters.subjects]).all()
 
 
 def _count_alone(database_name: str, counters: Counters) -> None:
@@ -195,7 +225,7 @@ def _count_alone(database_name: str, counters: Counters) -> None:
     subject wait for each other instead of failing); sweep expired counts now and then."""
     backend = storage.backend()
     with backend.autocommit(database_name) as conn:
-        counted = conn.execute(_upsert(backend, counters)).all()
+        counted = _add_event(conn, backend, counters)
         if next(_counted) % SWEEP_EVERY == 0:
             conn.execute(delete(table).where(table.c.window_end < time.time()))
     _report(database_name, counters, counted)
