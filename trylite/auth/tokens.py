@@ -64,14 +64,18 @@ class ParsedKey(NamedTuple):
 
 def new_secret() -> str:
     """256 random bits from :mod:`secrets`, as 43 base62 characters."""
-    return ''.join(secrets.choice(ALPHABET) for _ in range(SECRET_LENGTH))
+    return _base62(int.from_bytes(secrets.token_bytes(32)), SECRET_LENGTH)
 
 
 def checksum(text: str) -> str:
     """The CRC32 of *text*, as 6 base62 characters."""
-    value = zlib.crc32(text.encode('ascii'))
+    return _base62(zlib.crc32(text.encode('ascii')), CHECKSUM_LENGTH)
+
+
+def _base62(value: int, length: int) -> str:
+    """*value* (below ``62 ** length``) as *length* base62 digits, most significant first."""
     digits = []
-    for _ in range(CHECKSUM_LENGTH):
+    for _ in range(length):
         value, digit = divmod(value, len(ALPHABET))
         digits.append(ALPHABET[digit])
     return ''.join(reversed(digits))
