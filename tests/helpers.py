@@ -5,6 +5,7 @@ process, or over real HTTP)."""
 from __future__ import annotations
 
 import os
+import time
 
 import requests
 from click.testing import CliRunner, Result
@@ -112,18 +113,23 @@ def invoke(*args: str, input: str | None = None, env: dict[str, str | None] | No
         configure(before)
 
 
-def pinned_sessions(base: str, workers: int = 2, attempts: int = 40
-                     ) -> dict[str, requests.Session]:
-    """One kept-alive connection per worker process, keyed by the worker's pid."""
+def pinned_sessions(base: str, workers: int = 2, timeout: float = 20.0
+                    ) -> dict[str, requests.Session]:
+    """One kept-alive connection per worker process, keyed by the worker's pid. New
+    connections are opened (the extra ones kept open meanwhile, with a pause after each) until
+    every worker has taken one, or *timeout* seconds have passed: on a busy machine one
+    worker may take every connection for a while."""
     pinned: dict[str, requests.Session] = {}
     spare: list[requests.Session] = []
-    for _ in range(attempts):
+    deadline = time.monotonic() + timeout
+    while len(pinned) < workers and time.monotonic() < deadline:
         session = requests.Session()
         worker = session.get(f'{base}/test/pid', timeout=10).text
-        (spare if worker in pinned else []).append(session)
-        pinned.setdefault(worker, session)
-        if len(pinned) == workers:
-            break
+        if worker in pinned:
+            spare.append(session)
+            time.sleep(0.05)
+        else:
+            pinned[worker] = session
     for session in spare:
         session.close()
     return pinned

@@ -4,7 +4,6 @@ a runaway snippet leaves its worker serving."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import requests
@@ -19,11 +18,6 @@ def test_every_worker_serves_a_change_at_once(db, start_server, settings):
     settings(endpoint={'timeout': 1})
     base = start_server(workers=2)
     pinned = pinned_sessions(base)
-    for _ in range(3):  # a worker slow to start on a busy machine
-        if len(pinned) == 2:
-            break
-        time.sleep(0.5)
-        pinned = {**pinned_sessions(base), **pinned}
     assert len(pinned) == 2, 'could not reach both workers'
     first, second = pinned.values()
 
