@@ -19,6 +19,9 @@ WORKERS = 2
 APPLICATION = "bench"
 GUARDED_LOGIN = "bench"
 KEYREQ_LOGIN = "benchkeys"
+#: Prefix of the PostgreSQL databases the bench (re)creates: another checkout's bench can run
+#: on the same PostgreSQL without dropping this one's (``BENCH_DATABASE_PREFIX=mine``).
+DATABASE_PREFIX = os.environ.get("BENCH_DATABASE_PREFIX", "bench")
 
 
 def log(message: str) -> None:
