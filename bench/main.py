@@ -75,8 +75,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-chart", action="store_true",
                         help="write no chart beside the report")
     parser.add_argument("--output", type=Path,
-                        help="report file (default bench/results/<date>-<machine>.md; the "
-                             "chart is the same path ending in .png)")
+                        help="report file (default bench/results/<date>-<machine>.md, "
+                             "-<HHMM> added if that exists; the chart is the same path "
+                             "ending in .png)")
     args = parser.parse_args(argv)
     args.cases = _names(args.cases)
     args.servers = _names(args.servers)

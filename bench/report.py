@@ -492,12 +492,19 @@ def _chart(results: Results, path: Path) -> str | None:
     return path.name
 
 
+def default_output() -> Path:
+    """``bench/results/<date>-<machine>.md``, or ``…-<HHMM>.md`` when a report of that day and
+    machine is already there (it is never overwritten)."""
+    RESULTS_DIR.mkdir(exist_ok=True)
+    stem = f"{_day()}-{socket.gethostname().split('.')[0]}"
+    path = RESULTS_DIR / f"{stem}.md"
+    return path if not path.exists() else RESULTS_DIR / f"{stem}-{datetime.datetime.now():%H%M}.md"
+
+
 def write(results: Results, output: Path | None = None, *, with_chart: bool = True) -> str:
-    """Write the report to *output* (default ``bench/results/<date>-<machine>.md``) and, when
+    """Write the report to *output* (default: :func:`default_output`) and, when
     ``with_chart``, its chart to the same path ending in ``.png``; return the markdown."""
-    if output is None:
-        RESULTS_DIR.mkdir(exist_ok=True)
-        output = RESULTS_DIR / f"{_day()}-{socket.gethostname().split('.')[0]}.md"
+    output = output or default_output()
     chart_name = _chart(results, output.with_suffix(".png")) if with_chart else None
     text = render(results, chart_name)
     output.write_text(text)
