@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -24,9 +25,14 @@ KEYREQ_LOGIN = "benchkeys"
 DATABASE_PREFIX = os.environ.get("BENCH_DATABASE_PREFIX", "bench")
 
 
+_STARTED = time.monotonic()
+
+
 def log(message: str) -> None:
-    """Print a progress line to stderr so stdout stays for the results."""
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
+    """Print a progress line, with the seconds since the bench started, to stderr so stdout
+    stays for the results."""
+    print(f"[bench {time.monotonic() - _STARTED:4.0f} s] {message}", file=sys.stderr,
+          flush=True)
 
 
 def run(cmd: list[str], *, env: dict | None = None, input: str | None = None,
