@@ -11,7 +11,7 @@ from bench.common import BENCH_DIR, REPO_DIR, log, run
 
 TRYTOND_REQUIREMENTS = ["trytond==8.2.1", "psycopg[binary,pool]", "gunicorn"]
 TRYLITE_REQUIREMENTS = ["-e", str(REPO_DIR), "gunicorn"]
-CHART_REQUIREMENTS = ["matplotlib"]
+CHART_REQUIREMENTS = ["matplotlib>=3.6"]  # legend(ncols=...)
 
 
 def venv_dir(name: str) -> Path:

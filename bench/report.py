@@ -413,6 +413,7 @@ def chart_figures(results: Results) -> dict[str, Any] | None:
 
 
 def _day() -> str:
+    """Today as YYYY-MM-DD."""
     return f"{datetime.date.today():%Y-%m-%d}"
 
 
@@ -476,6 +477,7 @@ flood measurement also runs a trylite with the default throttle. Full run: {resu
 
 
 def _connections(results: Results) -> str:
+    """The concurrencies measured, comma-separated ("no" when none)."""
     return ", ".join(map(str, results.connections)) or "no"
 
 
