@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -19,11 +20,19 @@ WORKERS = 2
 APPLICATION = "bench"
 GUARDED_LOGIN = "bench"
 KEYREQ_LOGIN = "benchkeys"
+#: Prefix of the PostgreSQL databases the bench (re)creates: another checkout's bench can run
+#: on the same PostgreSQL without dropping this one's (``BENCH_DATABASE_PREFIX=mine``).
+DATABASE_PREFIX = os.environ.get("BENCH_DATABASE_PREFIX", "bench")
+
+
+_STARTED = time.monotonic()
 
 
 def log(message: str) -> None:
-    """Print a progress line to stderr so stdout stays for the results."""
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
+    """Print a progress line, with the seconds since the bench started, to stderr so stdout
+    stays for the results."""
+    print(f"[bench {time.monotonic() - _STARTED:4.0f} s] {message}", file=sys.stderr,
+          flush=True)
 
 
 def run(cmd: list[str], *, env: dict | None = None, input: str | None = None,

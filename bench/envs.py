@@ -11,6 +11,7 @@ from bench.common import BENCH_DIR, REPO_DIR, log, run
 
 TRYTOND_REQUIREMENTS = ["trytond==8.2.1", "psycopg[binary,pool]", "gunicorn"]
 TRYLITE_REQUIREMENTS = ["-e", str(REPO_DIR), "gunicorn"]
+CHART_REQUIREMENTS = ["matplotlib>=3.6"]  # legend(ncols=...)
 
 
 def venv_dir(name: str) -> Path:
@@ -60,8 +61,10 @@ def ensure_wrk() -> None:
     run(["apt-get", "install", "-y", "wrk"], env={"DEBIAN_FRONTEND": "noninteractive"})
 
 
-def ensure_all() -> None:
-    """Install both server environments and wrk."""
+def ensure_all(chart: bool = True) -> None:
+    """Install both server environments and wrk, and the chart's environment if asked."""
     ensure_wrk()
     ensure_venv("trytond", TRYTOND_REQUIREMENTS)
     ensure_venv("trylite", TRYLITE_REQUIREMENTS)
+    if chart:
+        ensure_venv("chart", CHART_REQUIREMENTS)

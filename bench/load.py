@@ -8,7 +8,10 @@ import subprocess
 from dataclasses import dataclass
 
 from bench.common import APPLICATION, BENCH_DIR, KEYREQ_LOGIN, REPO_DIR
-from bench.servers import Running, request, wait_until_ok
+from bench.servers import Running, cpu_ticks, request, wait_until_ok
+
+#: Clock ticks per second of /proc/PID/stat's CPU times.
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True)
@@ -49,11 +52,25 @@ class Point:
     non_2xx_3xx: int
     socket_errors: int
     timeouts: int
+    cpu_ticks: int | None = None  # the server's CPU time while wrk ran (None: not sampled)
 
     @property
     def rps(self) -> float:
         """Requests per second."""
         return self.requests / (self.duration_us / 1e6) if self.duration_us else 0.0
+
+    @property
+    def ok_rps(self) -> float:
+        """Requests per second answered 2xx or 3xx."""
+        return self.rps * (1 - self.non_2xx_3xx / self.requests) if self.requests else 0.0
+
+    @property
+    def cpu_ms(self) -> float | None:
+        """The server's CPU time (user + system, master and workers) per answered request, in
+        ms; None when not sampled or nothing was answered."""
+        if self.cpu_ticks is None or not self.requests:
+            return None
+        return self.cpu_ticks * 1000 / CLOCK_TICKS / self.requests
 
 
 def headers_for(live: Running, case: Case) -> dict[str, str]:
@@ -125,10 +142,26 @@ def drain(live: Running) -> None:
 
 def measure(live: Running, case: Case, connections: int, seconds: float,
             warmup: float) -> Point:
-    """Warm up, then measure ``case`` at ``connections`` for ``seconds``; drain after each."""
+    """Warm up, then measure ``case`` at ``connections`` for ``seconds``, with the server's CPU
+    time over the measured seconds; drain after each."""
     if warmup:
-        finish_wrk(start_wrk(live, case, connections, warmup), warmup)
-        drain(live)
-    point = finish_wrk(start_wrk(live, case, connections, seconds), seconds)
+        together(live, [(case, connections)], warmup)
+    points, ticks = together(live, [(case, connections)], seconds)
+    points[0].cpu_ticks = ticks
+    return points[0]
+
+
+def together(live: Running, loads: list[tuple[Case, int]],
+             seconds: float) -> tuple[list[Point], int]:
+    """Run one wrk per (case, connections) at once for ``seconds``, then drain; a point each,
+    in order, and the server's CPU time (clock ticks) while they ran."""
+    before = cpu_ticks(live.proc.pid)
+    procs = [start_wrk(live, case, connections, seconds) for case, connections in loads]
+    try:
+        points = [finish_wrk(proc, seconds) for proc in procs]
+    finally:
+        for proc in procs:
+            stop_wrk(proc)
+    ticks = cpu_ticks(live.proc.pid) - before
     drain(live)
-    return point
+    return points, ticks

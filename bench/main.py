@@ -1,8 +1,8 @@
 """Orchestration of ``python -m bench``: install, set up, measure, report.
 
-The three servers are started one after the other (so each start-up is timed alone) and
-then kept running together; every point is measured on each server in turn, so load from
-elsewhere on the machine drifts over all of them alike instead of over one.
+The servers are started one after the other (so each start-up is timed alone) and then kept
+running together; every point is measured on each server in turn, so load from elsewhere on
+the machine drifts over all of them alike instead of over one.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from bench.common import log
 from bench.load import (
     CASES,
     CASES_BY_NAME,
-    Case,
+    CLOCK_TICKS,
     Point,
     drain,
     finish_wrk,
@@ -31,6 +31,7 @@ from bench.load import (
     probe,
     start_wrk,
     stop_wrk,
+    together,
 )
 from bench.servers import (
     Running,
@@ -44,33 +45,51 @@ from bench.servers import (
 
 EXTRAS = ("rss", "sleep", "scale", "flood")
 
-CONCURRENCIES = (1, 4, 16)
+CONCURRENCIES = (1, 4, 16, 64)
 SETUPS: dict[str, Callable[[], Server]] = {
-    "bare": bare.server, "trylite": peer_trylite.setup, "trytond": peer_trytond.setup}
+    "bare": bare.server, "trylite": peer_trylite.setup,
+    "trylite-sqlite": peer_trylite.setup_sqlite, "trytond": peer_trytond.setup}
+
+
+def _names(text: str) -> list[str]:
+    """The names of a comma-separated option (empty: none)."""
+    return [name for name in text.split(",") if name]
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    """Command-line options (defaults keep a full run well under 10 minutes)."""
+    """Command-line options (defaults keep a full run at about 6 minutes on 2 cores)."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--duration", type=int, default=4, help="seconds measured per point")
-    parser.add_argument("--warmup", type=int, default=1, help="warm-up seconds per point")
-    parser.add_argument("--servers", default="bare,trylite,trytond",
-                        help="comma-separated subset of bare,trylite,trytond")
+    parser.add_argument("--duration", type=int, default=2, help="seconds measured per point")
+    parser.add_argument("--warmup", type=int, default=1,
+                        help="warm-up seconds per server and case (before its first point)")
+    parser.add_argument("--servers", default=",".join(SETUPS),
+                        help=f"comma-separated subset of {','.join(SETUPS)}")
+    parser.add_argument("--concurrencies", default=",".join(map(str, CONCURRENCIES)),
+                        help="comma-separated connection counts per case")
     parser.add_argument("--cases", default=",".join(CASES_BY_NAME),
                         help="comma-separated subset of the cases (empty: none)")
     parser.add_argument("--extras", default=",".join(EXTRAS),
                         help=f"comma-separated subset of {','.join(EXTRAS)} (empty: none)")
     parser.add_argument("--no-scale", action="store_true",
                         help="skip trylite's 100 vs 1,000,000 keys measurement")
+    parser.add_argument("--no-chart", action="store_true",
+                        help="write no chart beside the report")
     parser.add_argument("--output", type=Path,
-                        help="report file (default bench/results/<date>-<machine>.md)")
+                        help="report file (default bench/results/<date>-<machine>.md, "
+                             "-<HHMM> added if that exists; the chart is the same path "
+                             "ending in .png)")
     args = parser.parse_args(argv)
-    args.cases = [name for name in args.cases.split(",") if name]
-    args.extras = {name for name in args.extras.split(",") if name} - (
-        {"scale"} if args.no_scale else set())
-    unknown = [*set(args.cases) - set(CASES_BY_NAME), *args.extras - set(EXTRAS)]
+    args.cases = _names(args.cases)
+    args.servers = _names(args.servers)
+    args.extras = set(_names(args.extras)) - ({"scale"} if args.no_scale else set())
+    unknown = [*set(args.cases) - set(CASES_BY_NAME), *args.extras - set(EXTRAS),
+               *set(args.servers) - set(SETUPS)]
     if unknown:
-        parser.error(f"unknown case or extra: {', '.join(unknown)}")
+        parser.error(f"unknown case, extra or server: {', '.join(unknown)}")
+    try:
+        args.concurrencies = sorted({int(number) for number in _names(args.concurrencies)})
+    except ValueError:
+        parser.error("--concurrencies takes whole numbers")
     return args
 
 
@@ -93,16 +112,18 @@ def start_servers(names: list[str], stack: ExitStack, results: report.Results) -
 
 
 def run_cases(lives: list[Running], results: report.Results, args: argparse.Namespace) -> None:
-    """Measure every case at every concurrency, each point on every server in turn."""
+    """Measure every case at every concurrency, each point on every server in turn; each
+    server warms up on a case before its first point of that case."""
     for case in [case for case in CASES if case.name in args.cases]:
-        for connections in CONCURRENCIES:
+        for connections in args.concurrencies:
+            warmup = args.warmup if connections == args.concurrencies[0] else 0
             for live in [live for live in lives if case.name in live.server.paths]:
                 name = live.server.name
                 log(f"{case.name} c={connections} {name}")
                 try:
                     results.status.setdefault((name, case.name), probe(live, case))
                     results.points[name, case.name, connections] = measure(
-                        live, case, connections, args.duration, args.warmup)
+                        live, case, connections, args.duration, warmup)
                 except Exception as error:
                     _record_error(results, name, error)
                     lives.remove(live)
@@ -142,31 +163,51 @@ def scale_test(live: Running, args: argparse.Namespace) -> dict[int, float]:
     return {total: statistics.median(values) for total, values in rates.items()}
 
 
-def side_by_side(live: Running, cases: tuple[Case, Case], seconds: float) -> list[Point]:
-    """Two wrk processes at once, 4 connections each: one per case."""
-    procs = [start_wrk(live, case, 4, seconds) for case in cases]
-    points = [finish_wrk(proc, seconds) for proc in procs]
-    drain(live)
-    return points
-
-
 def flood(live: Running, args: argparse.Namespace) -> report.Flood:
-    """Valid-key req/s beside 4 connections of other valid keys, and beside 4 connections
-    sending wrong keys (alternating, 3 rounds, medians): equal when a wrong key costs what a
-    valid one does."""
+    """Valid-key req/s alone, and while more connections send wrong keys from the same
+    address (alternating, 3 rounds, medians); the failures written and the server's CPU time
+    per request during the flood rounds."""
     guarded, badkey = CASES_BY_NAME["guarded"], CASES_BY_NAME["badkey"]
-    if args.warmup:  # also brings the flooding address to its limit
-        side_by_side(live, (guarded, badkey), args.warmup)
-    rounds: dict[str, list[list[Point]]] = {"valid": [], "flood": []}
+    alone = [(guarded, report.FLOOD_VALID)]
+    beside = [*alone, (badkey, report.FLOOD_WRONG)]
+    peer_trylite.forget_failures()
+    if args.warmup:
+        together(live, beside, args.warmup)
+    to_the_limit(live)
+    counted_before = peer_trylite.failures_counted()
+    rounds: dict[str, list[tuple[list[Point], int]]] = {"alone": [], "beside wrong keys": []}
     for _ in range(3):
-        for name, other in (("valid", guarded), ("flood", badkey)):
-            log(f"{live.server.name}: valid keys beside {name} traffic")
-            rounds[name].append(side_by_side(live, (guarded, other), args.duration))
+        for name, loads in (("alone", alone), ("beside wrong keys", beside)):
+            log(f"{live.server.name}: valid keys {name}")
+            rounds[name].append(together(live, loads, args.duration))
+    counted_after = peer_trylite.failures_counted()
+    flooded = [points for points, _ in rounds["beside wrong keys"]]
+    ticks = sum(ticks for _, ticks in rounds["beside wrong keys"])
     return report.Flood(
-        beside_valid=statistics.median(points[0].rps for points in rounds["valid"]),
-        beside_flood=statistics.median(points[0].rps for points in rounds["flood"]),
-        flood=statistics.median(points[1].rps for points in rounds["flood"]),
-        flood_status=probe(live, badkey))
+        alone=statistics.median(points[0].ok_rps for points, _ in rounds["alone"]),
+        beside_flood=statistics.median(valid.ok_rps for valid, _ in flooded),
+        flood=statistics.median(wrong.rps for _, wrong in flooded),
+        flood_status=probe(live, badkey),
+        valid_refused=sum(valid.non_2xx_3xx for valid, _ in flooded),
+        counted=_counted(counted_before, counted_after),
+        cpu_ms=ticks * 1000 / CLOCK_TICKS / max(1, sum(
+            point.requests for points in flooded for point in points)))
+
+
+def to_the_limit(live: Running, tries: int = 50) -> None:
+    """Send wrong keys one at a time until the server answers 429 (at most ``tries``): a
+    throttle at its limit before the rounds, whatever the warm-up."""
+    badkey = CASES_BY_NAME["badkey"]
+    for _ in range(tries):
+        if probe(live, badkey) == 429:
+            return
+
+
+def _counted(before: int | None, after: int | None) -> int | None:
+    """Failures written between two readings of the count (a new window restarts it)."""
+    if before is None or after is None:
+        return None
+    return after - before if after >= before else after
 
 
 def flood_test(live: Running, args: argparse.Namespace) -> dict[str, report.Flood]:
@@ -206,9 +247,9 @@ def main(argv: list[str] | None = None) -> int:
     results = report.Results(duration=args.duration, warmup=args.warmup,
                              load_before=os.getloadavg())
     try:
-        envs.ensure_all()
+        envs.ensure_all(chart=not args.no_chart)
         with ExitStack() as stack:
-            lives = start_servers(args.servers.split(","), stack, results)
+            lives = start_servers(args.servers, stack, results)
             run_cases(lives, results, args)
             run_extras(lives, results, args)
     except KeyboardInterrupt:
@@ -216,5 +257,5 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     results.elapsed = time.monotonic() - started
     results.load_after = os.getloadavg()
-    print(report.write(results, args.output))
+    print(report.write(results, args.output, with_chart=not args.no_chart))
     return 1 if results.errors else 0

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from bench.common import (
     BENCH_DIR,
+    DATABASE_PREFIX,
     GUARDED_LOGIN,
     HOST,
     KEYREQ_LOGIN,
@@ -21,7 +22,7 @@ from bench.common import (
 from bench.envs import venv_bin, venv_dir
 from bench.servers import Server
 
-DATABASE = "bench_trytond"
+DATABASE = f"{DATABASE_PREFIX}_trytond"
 MODULE = "trylite_bench"
 
 

@@ -140,6 +140,31 @@ def worker_pids(master_pid: int) -> list[int]:
                   if _status_fields(pid).get("PPid", "").strip() == str(master_pid))
 
 
+def _stat_ticks(pid: int) -> list[int]:
+    """utime, stime, cutime and cstime of ``pid`` in clock ticks ([] if it is gone).
+
+    /proc/PID/stat's fields 14-17; the command name in field 2 may hold spaces, so the
+    fields are counted from its closing parenthesis.
+    """
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return []
+    return [int(value) for value in text[text.rindex(")") + 2:].split()[11:15]]
+
+
+def cpu_ticks(master_pid: int) -> int:
+    """CPU time (user + system, clock ticks) used so far by a gunicorn master and its workers.
+
+    The master's ``cutime + cstime`` hold the workers it has already reaped, so a worker
+    replaced in the meantime is still counted.
+    """
+    total = sum(_stat_ticks(master_pid))
+    for pid in worker_pids(master_pid):
+        total += sum(_stat_ticks(pid)[:2])
+    return total
+
+
 def worker_rss_kib(master_pid: int) -> list[int]:
     """VmRSS (KiB) of each gunicorn worker of ``master_pid``."""
     sizes = (_status_fields(pid).get("VmRSS", "0 kB") for pid in worker_pids(master_pid))
