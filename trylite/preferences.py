@@ -66,8 +66,8 @@ from .web.responses import Response
 from .wrappers import with_pool, with_transaction
 
 __all__ = ['LOGIN_CSRF_COOKIE', 'NOTICE_COOKIE', 'SESSION_COOKIE', 'base_path', 'check_csrf',
-           'current_user', 'install', 'login_page', 'protect', 'render', 'render_error',
-           'session_csrf']
+           'current_user', 'install', 'login_page', 'posted_by', 'protect', 'render',
+           'render_error', 'session_csrf']
 
 SESSION_COOKIE = 'trylite_session'
 LOGIN_CSRF_COOKIE = 'trylite_csrf'
@@ -178,6 +178,16 @@ def current_user(request: Request) -> tuple[User, str] | None:
     return (user, token) if user is not None and token is not None else None
 
 
+def posted_by(request: Request) -> tuple[User, str]:
+    """The person logged in who posted this form, and their session token: 403 when nobody
+    is logged in or the form's CSRF token is not their session's."""
+    login = current_user(request)
+    if login is None:
+        raise Forbidden('You are not logged in (or your session has ended). Log in again.')
+    check_csrf(request, session_csrf(login[1]))
+    return login
+
+
 def check_csrf(request: Request, expected: str | None) -> None:
     sent = request.form.get('csrf_token', '')
     if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
@@ -267,12 +277,7 @@ def log_in(request: Request, pool: Pool) -> Response:
 @with_transaction()
 def key_action(request: Request, pool: Pool) -> Response:
     """Validate, cancel or delete one of the person's own keys."""
-    current_login = current_user(request)
-    if current_login is None:
-        raise Forbidden('You are not logged in (or your session has ended). '
-                        'Log in again.')
-    user, token = current_login
-    check_csrf(request, session_csrf(token))
+    user, token = posted_by(request)
     action = request.form.get('action', '')
     public_id = request.form.get('public_id', '')
     if action not in ACTIONS or not public_id:
@@ -292,12 +297,7 @@ def key_action(request: Request, pool: Pool) -> Response:
 @with_transaction()
 def api_key_action(request: Request, pool: Pool) -> Response:
     """Make (shown once, on the answered page) or revoke one of the person's API keys."""
-    current_login = current_user(request)
-    if current_login is None:
-        raise Forbidden('You are not logged in (or your session has ended). '
-                        'Log in again.')
-    user, token = current_login
-    check_csrf(request, session_csrf(token))
+    user, token = posted_by(request)
     action = request.form.get('action', '')
     session = Transaction().session
     if action == 'create':

@@ -34,9 +34,9 @@ from ..exceptions import UserError
 from ..pool import Pool
 from ..preferences import (
     base_path,
-    check_csrf,
     current_user,
     login_page,
+    posted_by,
     protect,
     render,
     render_error,
@@ -63,19 +63,17 @@ def _admin(request: Request) -> tuple[User, str] | None:
     """The logged-in administrator and their session token (``None``: nobody logged in);
     403 for anyone else."""
     login = current_user(request)
-    if login is None:
-        return None
-    if not any(group.name == ADMIN_GROUP for group in login[0].group_ids):
-        raise Forbidden('Only administrators manage endpoints.')
-    return login
+    return None if login is None else _only_admins(login)
 
 
 def _posted_by_admin(request: Request) -> tuple[User, str]:
     """The administrator who posted this form, and their session token (CSRF checked)."""
-    login = _admin(request)
-    if login is None:
-        raise Forbidden('You are not logged in (or your session has ended). Log in again.')
-    check_csrf(request, session_csrf(login[1]))
+    return _only_admins(posted_by(request))
+
+
+def _only_admins(login: tuple[User, str]) -> tuple[User, str]:
+    if not any(group.name == ADMIN_GROUP for group in login[0].group_ids):
+        raise Forbidden('Only administrators manage endpoints.')
     return login
 
 
