@@ -20,8 +20,10 @@ skipping.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -216,6 +218,18 @@ def wait_for(url: str, timeout: float = 20.0, proc: subprocess.Popen | None = No
     raise TimeoutError(f'{url} did not answer within {timeout} s')
 
 
+def stop(proc: subprocess.Popen, timeout: float = 15.0) -> None:
+    """Stop a server started in a session of its own: gunicorn's graceful stop (SIGTERM),
+    then, after *timeout* seconds, SIGKILL to its whole process group."""
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
 @pytest.fixture
 def start_server(backend_uri: str) -> Iterator[Callable[..., str]]:
     """Start ``trylite serve`` (gunicorn) with extra options/env; returns its base URL."""
@@ -237,12 +251,7 @@ def start_server(backend_uri: str) -> Iterator[Callable[..., str]]:
 
     yield start
     for proc in started:
-        proc.terminate()
-    for proc in started:
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
 
 
 CHROMIUM = shutil.which('chromium') or '/usr/bin/chromium'

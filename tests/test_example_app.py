@@ -19,7 +19,7 @@ from werkzeug.test import Client, TestResponse
 from example_app import demo
 from example_app.models import Work
 from tests.client import make_client
-from tests.conftest import ROOT, free_port, wait_for
+from tests.conftest import ROOT, free_port, stop, wait_for
 from tests.helpers import (
     bearer,
     create_user,
@@ -348,15 +348,6 @@ def printed_password(out: Path, proc: subprocess.Popen, timeout: float = 30) -> 
         assert proc.poll() is None, out.read_text()
         time.sleep(0.1)
     raise TimeoutError(out.read_text())
-
-
-def stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def test_demo_sets_up_and_serves_the_example(tmp_path, monkeypatch, settings):

@@ -6,7 +6,6 @@ serves the whole module."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,7 +17,7 @@ from frappeclient import FrappeClient
 from frappeclient.frappeclient import AuthError
 from frappeclient.frappeclient import FrappeException as ClientException
 
-from tests.conftest import ROOT, free_port, wait_for
+from tests.conftest import ROOT, free_port, stop, wait_for
 from tests.helpers import PASSWORD
 from tests.protocols.frappe_helpers import key_pair, people
 from tests.test_preferences import cheap_argon2  # noqa: F401  (autouse)
@@ -42,8 +41,7 @@ def site(backend_uri, session_database, base_settings, tmp_path_factory) -> Iter
         wait_for(f'http://127.0.0.1:{port}/', proc=proc)
         yield f'http://127.0.0.1:{port}/{session_database}'
     finally:
-        proc.send_signal(signal.SIGINT)  # gunicorn's quick shutdown
-        proc.wait(10)
+        stop(proc)
 
 
 def test_frappe_connector(site, db):
