@@ -7,6 +7,8 @@ from openapi_spec_validator import validate
 
 from tests.endpoints.conftest import make_endpoint
 from tests.endpoints.test_models import XSD, YAML_SCHEMA
+from tests.endpoints.test_serving import personal_key
+from tests.helpers import bearer, forged_key, validated_key
 from trylite.endpoints.models import Endpoint
 from trylite.transaction import Transaction
 
@@ -14,8 +16,8 @@ ORDER = ("result = {'payload': {'order': request.params['order_id'], "
          "'qty': request.json['qty']}}")
 
 
-def spec(client, db):
-    response = client.get(f'/{db}/openapi.json')
+def spec(client, db, key=None):
+    response = client.get(f'/{db}/openapi.json', headers=bearer(key) if key else None)
     assert response.status_code == 200
     validate(response.json)
     return response.json
@@ -30,7 +32,7 @@ def test_each_active_endpoint_is_an_operation(db, client, alice):
                   auth_type='application:acme')
     make_endpoint(db, name='mine')
     make_endpoint(db, name='off', active=False)
-    doc = spec(client, db)
+    doc = spec(client, db, validated_key(client, db, 'alice'))  # an acme key (no route group)
     paths = doc['paths']
     assert f'/{db}/api/endpoint/{{rest}}' not in paths and '/api/endpoint/{rest}' not in paths
     assert f'/{db}/api/endpoint/off' not in paths
@@ -52,10 +54,11 @@ def test_each_active_endpoint_is_an_operation(db, client, alice):
     assert xml['security'] == [{'application_acme': []}]
     assert xml['requestBody']['content']['application/xml']['x-xsd'] == XSD
 
-    mine = paths[f'/{db}/api/endpoint/mine']['get']
+    assert f'/{db}/api/endpoint/mine' not in paths  # acme declared no route group
+    mine = spec(client, db, personal_key(db, alice))['paths'][f'/{db}/api/endpoint/mine']['get']
     assert mine['security'] == [{'key': []}, {'session': []}]
     assert 'requestBody' not in mine
-    schemes = doc['components']['securitySchemes']
+    schemes = spec(client, db, personal_key(db, alice))['components']['securitySchemes']
     assert schemes['session'] == {**schemes['session'], 'type': 'apiKey', 'in': 'cookie',
                                   'name': 'trylite_session'}
 
@@ -75,3 +78,19 @@ def test_a_change_is_in_the_next_document(db, client, alice):
     with Transaction.start(db):
         Endpoint.write([endpoint], {'active': False})
     assert f'/{db}/api/endpoint/pong' not in spec(client, db)['paths']
+
+
+def test_only_what_the_caller_may_call_is_listed(db, client, alice):
+    make_endpoint(db, name='open', auth_type='public', exec_as_user_id=alice)
+    make_endpoint(db, name='mine')
+    make_endpoint(db, name='shop', route_group='shop')
+    make_endpoint(db, name='acme', auth_type='application:acme')
+
+    def listed(key=None):
+        return sorted(path.rpartition('/')[2] for path in spec(client, db, key)['paths']
+                      if path.startswith(f'/{db}/api/endpoint/') and 'code-status' not in path)
+
+    assert listed() == listed(forged_key()) == ['open']  # a wrong key: as without one
+    assert listed(personal_key(db, alice)) == ['mine', 'open', 'shop']
+    assert listed(validated_key(client, db, 'alice', 'shop')) == ['open', 'shop']
+    assert listed(validated_key(client, db, 'alice', 'acme')) == ['acme', 'open']

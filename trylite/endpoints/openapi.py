@@ -5,16 +5,24 @@ An endpoint is an operation at ``/<db>/api/endpoint/<its route>`` with its path 
 (typed by their converters), its request body (the JSON Schema it declared; an XSD is given
 as ``x-xsd`` beside the media type), its security (``public``: none; ``user``: a key or the
 preferences session; ``application:<name>``: that application's keys) and errors drawn as
-Problem objects. Every active endpoint is listed, whoever asks: whether a route exists is
-no secret (its 401 tells it apart from a 404). Apps that do not serve endpoints list none.
+Problem objects. The document lists the endpoints the caller may call: public ones for
+everyone; with a valid key (``Authorization: Bearer``), the ``user`` endpoints for a personal
+key or the key of an application that declared their route group, and the
+``application:<name>`` endpoints for that application's keys. Apps that do not serve endpoints
+list none.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from .. import openapi
+from ..auth import apikeys, keys
+from ..auth.tokens import parse_key
+from ..exceptions import AuthenticationFailed, Throttled
 from ..preferences import SESSION_COOKIE
+from ..transaction import Transaction
 from ..web.request import Request
 from .catalog import active_endpoints
 from .routing import PREFIX
@@ -32,9 +40,40 @@ def describe_endpoints(request: Request, database_name: str, doc: dict[str, Any]
     doc['paths'].pop(f'{PREFIX}/{{rest}}', None)
     if served is None:
         return
-    for endpoint in active_endpoints(database_name):
+
+    def callable_endpoints() -> list[dict[str, Any]]:
+        may_call = _may_call(request)
+        return [endpoint for endpoint in active_endpoints(database_name) if may_call(endpoint)]
+
+    for endpoint in Transaction.run(database_name, 0, callable_endpoints, readonly=True):
         item = doc['paths'].setdefault(endpoint['path'], {})
         item[endpoint['method'].lower()] = _operation(doc, endpoint)
+
+
+def _may_call(request: Request) -> Callable[[dict[str, Any]], bool]:
+    """Whether the caller's key may call a described endpoint (public ones: everyone)."""
+    token = request.bearer_token
+    application, personal = None, False
+    if token:
+        try:
+            apikeys.authenticate(token, request.remote_addr)
+        except (AuthenticationFailed, Throttled):
+            pass  # only the public endpoints
+        else:
+            parsed = parse_key(token)
+            application = apikeys.application_of(parsed.public_id) if parsed else None
+            personal = application is None
+    groups = keys.application_endpoint_groups(application) if application else frozenset()
+
+    def may_call(endpoint: dict[str, Any]) -> bool:
+        auth_type = endpoint['auth_type']
+        if auth_type == 'public':
+            return True
+        if auth_type == 'user':
+            return personal or bool(endpoint['route_group']) and endpoint['route_group'] in groups
+        return application is not None and auth_type == f'application:{application}'
+
+    return may_call
 
 
 def _operation(doc: dict[str, Any], endpoint: dict[str, Any]) -> dict[str, Any]:
