@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable
 from importlib.resources import files
@@ -31,7 +32,7 @@ from werkzeug.routing import Rule
 from werkzeug.utils import send_file
 
 from . import __version__
-from .auth.apikeys import authenticate
+from .auth.apikeys import Identity, authenticate
 from .data import records
 from .data.env import current_env
 from .exceptions import AccessError, AuthenticationFailed, Throttled
@@ -44,8 +45,11 @@ from .web.request import Request
 from .web.responses import Response, json_response
 from .wrappers import with_pool
 
-__all__ = ['CONTRIBUTORS', 'application_scheme', 'document', 'install', 'key_scheme',
-           'operation_id']
+__all__ = ['CONTRIBUTORS', 'application_scheme', 'caller', 'document', 'install',
+           'key_scheme', 'operation_id']
+
+#: Where :func:`caller` keeps the caller of a request (in its WSGI environment).
+_CALLER = 'trylite.openapi.caller'
 
 #: Functions adding to a database's document: ``contributor(request, database_name, doc)``
 #: adds paths, components and security schemes to *doc* (features register themselves).
@@ -225,15 +229,29 @@ _ODOO_ERROR = {'type': 'object', 'required': ['name', 'message'],
                'properties': {'name': {'type': 'string'}, 'message': {'type': 'string'}}}
 
 
+def caller(request: Request, database_name: str) -> Identity | None:
+    """Who the request's key (``Authorization: Bearer``) lets in on *database_name*, ``None``
+    without a valid one; checked once per request, however many contributors ask (a wrong
+    key counts as one failure)."""
+    if _CALLER not in request.environ:
+        token, identity = request.bearer_token, None
+        if token:
+            with contextlib.suppress(AuthenticationFailed, Throttled):  # as without a key
+                identity = Transaction.run(database_name, 0, lambda: authenticate(
+                    token, request.remote_addr), readonly=True)
+        request.environ[_CALLER] = identity
+    found: Identity | None = request.environ[_CALLER]
+    return found
+
+
 def readable_models(request: Request, database_name: str) -> dict[str, dict[str, Any]]:
     """The models the caller's key lets them read, with their fields (``fields_get``): none
     without a valid key."""
-    token = request.bearer_token
-    if not token:
+    identity = caller(request, database_name)
+    if identity is None:
         return {}
 
     def gather() -> dict[str, dict[str, Any]]:
-        identity = authenticate(token, request.remote_addr)
         with Transaction().set_user(identity.user.id):
             env = current_env()
             found = {}
@@ -246,10 +264,7 @@ def readable_models(request: Request, database_name: str) -> dict[str, dict[str,
                     continue
             return found
 
-    try:
-        return Transaction.run(database_name, 0, gather, readonly=True)
-    except (AuthenticationFailed, Throttled):
-        return {}
+    return Transaction.run(database_name, 0, gather, readonly=True)
 
 
 def describe_data_api(request: Request, database_name: str, doc: dict[str, Any]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from openapi_spec_validator import validate
 
+from tests.auth.test_throttle import count
 from tests.endpoints.conftest import make_endpoint
 from tests.endpoints.test_models import XSD, YAML_SCHEMA
 from tests.endpoints.test_serving import personal_key
@@ -94,3 +95,9 @@ def test_only_what_the_caller_may_call_is_listed(db, client, alice):
     assert listed(personal_key(db, alice)) == ['mine', 'open', 'shop']
     assert listed(validated_key(client, db, 'alice', 'shop')) == ['open', 'shop']
     assert listed(validated_key(client, db, 'alice', 'acme')) == ['acme', 'open']
+
+
+def test_a_wrong_key_is_one_failure_per_document(db, client, alice):
+    make_endpoint(db, name='open', auth_type='public', exec_as_user_id=alice)
+    spec(client, db, forged_key())  # asked by the data API's part and the endpoints' part
+    assert count(db, 'key:127.0.0.1') == 1

@@ -30,8 +30,8 @@ from . import audit, keys, throttle
 from .persons import PERSON_COLUMNS, User, is_admin, loaded
 from .tokens import KEY_PREFIX, PERSONAL_PREFIX, new_key, parse_key, secret_matches
 
-__all__ = ['SCOPES', 'ApiKey', 'Identity', 'application_of', 'authenticate', 'authenticate_pair',
-           'create_key', 'keys_of', 'revoke']
+__all__ = ['SCOPES', 'ApiKey', 'Identity', 'authenticate', 'authenticate_pair', 'create_key',
+           'keys_of', 'revoke']
 
 #: What a personal key may do: ``rpc`` reads and writes, ``read`` only reads.
 SCOPES = ('rpc', 'read')
@@ -59,10 +59,12 @@ Pool.register(ApiKey, module='res')
 
 
 class Identity(NamedTuple):
-    """Who a key lets in, and how far."""
+    """Who a key lets in, and how far: *application* is the user application whose key it is
+    (``None`` for a personal key)."""
 
     user: User
     scope: Scope
+    application: str | None = None
 
 
 def create_key(session: Session, user: User, name: str, scope: str = 'rpc',
@@ -152,16 +154,16 @@ def authenticate(token: str | None, remote_addr: str | None) -> Identity:
     otherwise."""
     if token and token.startswith(KEY_PREFIX + '_'):
         parsed = parse_key(token)
-        application = application_of(parsed.public_id) if parsed else None
+        application = _application_of(parsed.public_id) if parsed else None
         if application is not None:
             user = keys.authenticate(token, application, remote_addr)
-            return Identity(user, keys.application_scope(application))
+            return Identity(user, keys.application_scope(application), application)
     parsed = parse_key(token, PERSONAL_PREFIX) if token else None
     return authenticate_pair(parsed.public_id if parsed else None,
                              parsed.secret if parsed else None, remote_addr)
 
 
-def application_of(public_id: str) -> str | None:
+def _application_of(public_id: str) -> str | None:
     """The application of the user-application key *public_id*, if there is one."""
     return Transaction().session.scalars(
         select(keys.UserApplication.application)

@@ -18,11 +18,9 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import openapi
-from ..auth import apikeys, keys
-from ..auth.tokens import parse_key
-from ..exceptions import AuthenticationFailed, Throttled
+from ..auth import keys
+from ..auth.apikeys import Identity
 from ..preferences import SESSION_COOKIE
-from ..transaction import Transaction
 from ..web.request import Request
 from .catalog import active_endpoints
 from .routing import PREFIX
@@ -41,28 +39,17 @@ def describe_endpoints(request: Request, database_name: str, doc: dict[str, Any]
     if served is None:
         return
 
-    def callable_endpoints() -> list[dict[str, Any]]:
-        may_call = _may_call(request)
-        return [endpoint for endpoint in active_endpoints(database_name) if may_call(endpoint)]
-
-    for endpoint in Transaction.run(database_name, 0, callable_endpoints, readonly=True):
-        item = doc['paths'].setdefault(endpoint['path'], {})
-        item[endpoint['method'].lower()] = _operation(doc, endpoint)
+    may_call = _may_call(openapi.caller(request, database_name))
+    for endpoint in active_endpoints(database_name):
+        if may_call(endpoint):
+            item = doc['paths'].setdefault(endpoint['path'], {})
+            item[endpoint['method'].lower()] = _operation(doc, endpoint)
 
 
-def _may_call(request: Request) -> Callable[[dict[str, Any]], bool]:
-    """Whether the caller's key may call a described endpoint (public ones: everyone)."""
-    token = request.bearer_token
-    application, personal = None, False
-    if token:
-        try:
-            apikeys.authenticate(token, request.remote_addr)
-        except (AuthenticationFailed, Throttled):
-            pass  # only the public endpoints
-        else:
-            parsed = parse_key(token)
-            application = apikeys.application_of(parsed.public_id) if parsed else None
-            personal = application is None
+def _may_call(identity: Identity | None) -> Callable[[dict[str, Any]], bool]:
+    """Whether the key of *identity* may call a described endpoint (public ones: anyone)."""
+    application = identity.application if identity else None
+    personal = identity is not None and application is None
     groups = keys.application_endpoint_groups(application) if application else frozenset()
 
     def may_call(endpoint: dict[str, Any]) -> bool:

@@ -32,7 +32,6 @@ from werkzeug.exceptions import BadRequest, Conflict, Forbidden, NotFound, Unsup
 
 from ..auth import apikeys, keys
 from ..auth.persons import User
-from ..auth.tokens import parse_key
 from ..data import dispatch
 from ..data.dispatch import FULL, Scope
 from ..exceptions import AuthenticationFailed, UserError
@@ -123,9 +122,8 @@ def _authenticate(request: Request, found: Definition) -> tuple[User | None, Sco
         if login is not None:
             return login[0], FULL
     identity = apikeys.authenticate(token, request.remote_addr)
-    parsed = parse_key(token) if token else None
-    if parsed is not None:  # the key of a user application: did it declare the group?
-        declared = keys.application_endpoint_groups(apikeys.application_of(parsed.public_id) or '')
+    if identity.application is not None:  # the key of a user application: its groups?
+        declared = keys.application_endpoint_groups(identity.application)
         if not found.route_group or found.route_group not in declared:
             raise AuthenticationFailed('This endpoint takes personal API keys and the keys of '
                                        'applications that declared its route group.')
