@@ -79,14 +79,6 @@ class Model(DeclarativeBase):
         return mapped_column(default=utcnow, onupdate=utcnow,
                              info={**_AUDIT_INFO, 'string': 'Last updated on'})
 
-    @property
-    def display_name(self) -> str:
-        """The record's name field (``_rec_name``, else ``name``), else ``model,id``."""
-        name = getattr(self, getattr(type(self), '_rec_name', None) or 'name', None)
-        if name in (None, ''):
-            return f'{self.__model__},{getattr(self, "id", "")}'
-        return str(name)
-
     # -- the generic record methods -----------------------------------------------------------
     @classmethod
     def search(cls, domain: Any = (), offset: int = 0, limit: int | None = None,

@@ -32,12 +32,13 @@ from .info import ModelInfo
 if TYPE_CHECKING:
     from .env import Env
 
-__all__ = ['ADMIN_GROUP', 'OPERATIONS', 'check_field', 'check_model', 'parse_rule_domain',
-           'rule_filter']
+__all__ = ['ADMIN_GROUP', 'OPERATIONS', 'VERBS', 'check_field', 'check_model',
+           'parse_rule_domain', 'rule_filter']
 
 ADMIN_GROUP = 'admin'
 OPERATIONS = ('read', 'write', 'create', 'unlink')
-_VERBS = {'read': 'read', 'write': 'change', 'create': 'create', 'unlink': 'delete'}
+#: How an operation is named to a person.
+VERBS = {'read': 'read', 'write': 'change', 'create': 'create', 'unlink': 'delete'}
 
 
 def check_model(env: Env, info: ModelInfo, operation: str) -> None:
@@ -47,13 +48,13 @@ def check_model(env: Env, info: ModelInfo, operation: str) -> None:
     for access in env.registry.access.get(info.name, ()):
         if getattr(access, operation) and (access.group is None or access.group in env.groups):
             return
-    raise AccessError(f"You may not {_VERBS[operation]} records of '{info.name}'.")
+    raise AccessError(f"You may not {VERBS[operation]} records of '{info.name}'.")
 
 
 def check_field(env: Env, info: ModelInfo, field: Field, operation: str) -> None:
     """Raise :class:`AccessError` unless the person may *operation* the field."""
-    if field.secret or (field.groups and not env.is_admin and not field.groups & env.groups):
-        verb = 'read' if operation in ('read', 'search') else _VERBS[operation]
+    if not readable(env, field):
+        verb = 'read' if operation in ('read', 'search') else VERBS[operation]
         raise AccessError(f"You may not {verb} the field '{field.name}' of '{info.name}'.")
 
 

@@ -23,7 +23,7 @@ from ..pool import Pool
 from ..settings import current
 from ..transaction import Transaction
 from . import records
-from .env import current_env
+from .env import Env, current_env
 from .rpc import RPC, rpc_of
 
 __all__ = ['FULL', 'GENERIC', 'Scope', 'call', 'execute', 'execute_as', 'is_readonly',
@@ -93,8 +93,7 @@ def call(model: str, method: str, args: Any = (), kwargs: Any = None, *,
     (to a record-level method only)."""
     env = current_env()
     info = env.model(model)
-    spec = method_spec(model, method) if info.cls is not None else (
-        GENERIC.get(method) if isinstance(method, str) else None)
+    spec = method_spec(model, method)
     if spec is None:
         raise MethodNotFound(f"The model '{model}' has no public method '{method}'.")
     scope.check(model, spec)
@@ -108,7 +107,7 @@ def call(model: str, method: str, args: Any = (), kwargs: Any = None, *,
         if spec.model:
             raise BadArguments(f"cannot call {model}.{method} with ids")
         args = [ids, *args]
-    function = _function(info.cls, model, method)
+    function = _function(env, info.cls, model, method)
     try:
         inspect.signature(function).bind(*args, **kwargs)
     except TypeError as exc:
@@ -116,20 +115,12 @@ def call(model: str, method: str, args: Any = (), kwargs: Any = None, *,
     return function(*args, **kwargs)
 
 
-def _function(cls: type[Any] | None, model: str, method: str) -> Callable[..., Any]:
+def _function(env: Env, cls: type[Any] | None, model: str, method: str) -> Callable[..., Any]:
+    """What runs *method*: the class's own, or, for a model made at run time (no class), the
+    generic method of :mod:`.records` of that name (one of :data:`GENERIC`)."""
     if cls is not None:
         return getattr(cls, method)  # type: ignore[no-any-return]
-    return functools.partial(_RUNTIME[method], current_env(), model)
-
-
-#: The generic methods of models made at run time (they have no class).
-_RUNTIME: dict[str, Callable[..., Any]] = {
-    'search': records.search, 'search_count': records.search_count,
-    'search_read': records.search_read, 'fields_get': records.fields_get,
-    'name_search': records.name_search, 'read': records.read, 'create': records.create,
-    'write': records.write, 'unlink': records.unlink,
-    'check_access_rights': records.check_access_rights, 'default_get': records.default_get,
-}
+    return functools.partial(getattr(records, method), env, model)
 
 
 def execute(database_name: str, user: int, model: str, method: str, args: Any = (),

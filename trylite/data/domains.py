@@ -143,7 +143,7 @@ def _leaf(term: Sequence[Any], info: ModelInfo, resolver: Resolver) -> ColumnEle
     operator = operator.lower()
     name, _, rest = path.partition('.')
     if name == 'id' and not rest:
-        return _on_ids(info, operator, value, resolver)
+        return _on_ids(info, operator, value)
     field = info.field(name)
     resolver.check_searchable(info, field)
     if rest:
@@ -250,8 +250,7 @@ def _ids(value: Any) -> list[int]:
     return ids
 
 
-def _on_ids(info: ModelInfo, operator: str, value: Any, resolver: Resolver
-            ) -> ColumnElement[bool]:
+def _on_ids(info: ModelInfo, operator: str, value: Any) -> ColumnElement[bool]:
     if operator in ('child_of', 'parent_of'):
         return info.id.in_(_hierarchy(info, operator, value))
     id_field = Field('id', 'integer', 'ID', column=info.id)

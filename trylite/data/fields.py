@@ -20,8 +20,7 @@ import binascii
 import datetime
 import decimal
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
@@ -42,12 +41,8 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from ..exceptions import UserError
 
-__all__ = ['RELATIONAL', 'TYPES', 'Field', 'column_type', 'parse_date', 'parse_datetime']
+__all__ = ['Field', 'column_type', 'parse_date', 'parse_datetime']
 
-#: Every field type, as ``fields_get`` names it.
-TYPES = ('char', 'text', 'integer', 'float', 'numeric', 'boolean', 'date', 'datetime',
-         'selection', 'binary', 'many2one', 'one2many', 'many2many')
-RELATIONAL = frozenset({'many2one', 'one2many', 'many2many'})
 DATETIME_FORMAT = '%Y-%m-%d %H:%M:%S'
 #: Largest magnitude an integer field stores (64-bit columns).
 MAX_INTEGER = 2**63 - 1
@@ -79,7 +74,6 @@ class Field:
     link: Table | None = None
     link_local: Column[Any] | None = None
     link_remote: Column[Any] | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def stored(self) -> bool:

@@ -12,7 +12,7 @@ to the parent, for ``child_of``/``parent_of``; default ``parent_id``), ``_descri
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Column, Integer, Table
@@ -39,11 +39,8 @@ class ModelInfo:
     rec_name: str | None = None
     parent: str | None = None
     order: str = 'id'
-    #: ``base`` (defined in code) or ``manual`` (made at run time).
-    state: str = 'base'
     #: The declarative class of a code model.
     cls: type[Any] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def id(self) -> Column[Any]:

@@ -405,13 +405,11 @@ def _check_rules(env: Env, info: ModelInfo, ids: list[int], operation: str) -> N
         if existing - allowed:
             if operation == 'read':
                 raise _missing(info, sorted(existing - allowed))
-            raise AccessError(f"You may not {_VERB[operation]} these records of "
+            raise AccessError(f"You may not {access.VERBS[operation]} these records of "
                               f"'{info.name}'.")
     if missing:
         raise _missing(info, missing)
 
-
-_VERB = {'write': 'change', 'create': 'create', 'unlink': 'delete'}
 
 
 def _missing(info: ModelInfo, ids: list[int]) -> UserError:

@@ -169,7 +169,7 @@ def parse_selection(text: str | None) -> tuple[tuple[str, str], ...] | None:
     return tuple((str(key), str(label)) for key, label in value)
 
 
-def _runtime_models(conn: Connection, code: dict[str, ModelInfo]) -> dict[str, ModelInfo]:
+def _runtime_models(conn: Connection) -> dict[str, ModelInfo]:
     models_table = metadata.tables['ir_model']
     fields_table = metadata.tables['ir_model_fields']
     rows = conn.execute(select(models_table.c.id, models_table.c.model, models_table.c.name)
@@ -207,7 +207,7 @@ def _runtime_models(conn: Connection, code: dict[str, ModelInfo]) -> dict[str, M
                 size=f.size if f.ttype == 'char' else None, column=table.c[f.name])
         infos[row.model] = ModelInfo(
             name=row.model, table=table, fields=fields, description=row.name or row.model,
-            rec_name='x_name' if 'x_name' in fields else None, state='manual')
+            rec_name='x_name' if 'x_name' in fields else None)
     return infos
 
 
@@ -222,13 +222,10 @@ def version(conn: Connection) -> int:
     return conn.exec_driver_sql('SELECT version FROM ir_registry').scalar() or 0
 
 
-def load(key: tuple[str, str], conn: Connection, current_version: int | None = None
-         ) -> Registry:
+def load(key: tuple[str, str], conn: Connection, current_version: int) -> Registry:
     """The registry of the database *key* (``(backend URI, database name)``) as of the
-    current transaction on *conn* (whose registry version the caller may have read): the
-    cached one if its version is current, else rebuilt."""
-    if current_version is None:
-        current_version = version(conn)
+    current transaction on *conn*, whose registry version is *current_version*: the cached
+    one if its version is current, else rebuilt."""
     cached = _registries.get(key)
     code = code_models()
     if cached is not None and cached.version == current_version and cached.code is code:
@@ -240,7 +237,7 @@ def load(key: tuple[str, str], conn: Connection, current_version: int | None = N
 
 
 def _build(conn: Connection, current_version: int, code: dict[str, ModelInfo]) -> Registry:
-    models = {**_runtime_models(conn, code), **code}
+    models = {**_runtime_models(conn), **code}
     groups_table = metadata.tables['res_group']
     groups = dict(conn.execute(select(groups_table.c.id, groups_table.c.name)).all())
     model_names = dict(conn.execute(select(metadata.tables['ir_model'].c.id,
