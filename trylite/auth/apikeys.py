@@ -27,7 +27,7 @@ from ..pool import Pool
 from ..settings import current
 from ..transaction import Transaction
 from . import audit, keys, throttle
-from .persons import PERSON_COLUMNS, User, is_admin, loaded
+from .persons import PERSON_COLUMNS, User, is_admin
 from .tokens import KEY_PREFIX, PERSONAL_PREFIX, new_key, parse_key, secret_matches
 
 __all__ = ['SCOPES', 'ApiKey', 'Identity', 'authenticate', 'authenticate_pair', 'create_key',
@@ -131,20 +131,13 @@ def authenticate_pair(public_id: str | None, secret: str | None, remote_addr: st
     row = None
     if public_id and secret:
         row = transaction.connection.execute(_personal, {'public_id': public_id}).first()
-    now = utcnow()
     if not secret_matches(secret if row else None, row.secret_hash if row else None):
         throttle.failure(throttle.key_failures(remote_addr))
         audit.record('apikey.refused', database=transaction.database_name, key=public_id,
                      address=remote_addr)
         raise AuthenticationFailed('A valid API key is required.')
     assert row is not None
-    user = loaded(transaction.session, row[5:])
-    assert user is not None  # an inner join
-    if not user.active or (row.expires is not None and row.expires <= now):
-        raise AuthenticationFailed('A valid API key is required.')
-    transaction.session.info['trylite.user'] = user
-    if row.last_used is None or now - row.last_used >= keys.LAST_USED_PRECISION:
-        transaction.atexit(keys.record_use, transaction.database_name, ApiKey, row.id, now)
+    user = keys.admitted(ApiKey, row, True, AuthenticationFailed('A valid API key is required.'))
     return Identity(user, Scope(readonly=row.scope == 'read'))
 
 
@@ -153,18 +146,11 @@ def authenticate(token: str | None, remote_addr: str | None) -> Identity:
     application (reaching the models its application declared); :class:`AuthenticationFailed`
     otherwise."""
     if token and token.startswith(KEY_PREFIX + '_'):
-        parsed = parse_key(token)
-        application = _application_of(parsed.public_id) if parsed else None
-        if application is not None:
-            user = keys.authenticate(token, application, remote_addr)
+        found = keys.find(token)
+        if found is not None and found.row is not None:
+            application = found.row.application
+            user = keys.authenticate(token, application, remote_addr, found)
             return Identity(user, keys.application_scope(application), application)
     parsed = parse_key(token, PERSONAL_PREFIX) if token else None
     return authenticate_pair(parsed.public_id if parsed else None,
                              parsed.secret if parsed else None, remote_addr)
-
-
-def _application_of(public_id: str) -> str | None:
-    """The application of the user-application key *public_id*, if there is one."""
-    return Transaction().session.scalars(
-        select(keys.UserApplication.application)
-        .where(keys.UserApplication.public_id == public_id)).first()

@@ -25,6 +25,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import (
     ForeignKey,
     Index,
+    Row,
     String,
     bindparam,
     delete,
@@ -44,12 +45,13 @@ from ..settings import current
 from ..transaction import Transaction
 from . import audit, throttle
 from .persons import LOGIN_LENGTH, PERSON_COLUMNS, User, loaded
-from .tokens import new_key, parse_key, secret_matches
+from .tokens import ParsedKey, new_key, parse_key, secret_matches
 
-__all__ = ['ACTIONS', 'CANCELLED', 'REQUESTED', 'VALIDATED', 'KeyAction', 'NoSuchKey',
-           'UserApplication', 'act', 'application_scope', 'applications', 'authenticate',
-           'cancel', 'delete_key', 'keys_of', 'record_use', 'register_application', 'remove',
-           'request_key', 'validate', 'application_endpoint_groups']
+__all__ = ['ACTIONS', 'CANCELLED', 'REQUESTED', 'VALIDATED', 'Found', 'KeyAction', 'NoSuchKey',
+           'UserApplication', 'act', 'admitted', 'application_scope', 'applications',
+           'authenticate', 'cancel', 'delete_key', 'find', 'keys_of', 'record_use',
+           'register_application', 'remove', 'request_key', 'validate',
+           'application_endpoint_groups']
 
 REQUESTED, VALIDATED, CANCELLED = 'requested', 'validated', 'cancelled'
 #: How often ``last_used`` is written for one key, at most.
@@ -139,14 +141,32 @@ Pool.register(UserApplication, module='res')
 #: (:func:`~trylite.auth.persons.loaded`), so a handler's ``session.get(User,
 #: Transaction().user)`` costs no second round trip. A decoy has none.
 _key_query = (
-    select(UserApplication.id, UserApplication.secret_hash, UserApplication.state,
-           UserApplication.expires, UserApplication.last_used, *PERSON_COLUMNS)
+    select(UserApplication.id, UserApplication.application, UserApplication.secret_hash,
+           UserApplication.state, UserApplication.expires, UserApplication.last_used,
+           *PERSON_COLUMNS)
     .outerjoin(User, User.id == UserApplication.user_id)
-    .where(UserApplication.public_id == bindparam('public_id'),
-           UserApplication.application == bindparam('application')))
+    .where(UserApplication.public_id == bindparam('public_id')))
 
 
-def authenticate(token: str | None, application: str, remote_addr: str | None) -> User:
+class Found(NamedTuple):
+    """A well-formed key and its stored row, with its person (``None``: no such key)."""
+
+    parsed: ParsedKey
+    row: Row[Any] | None
+
+
+def find(token: str) -> Found | None:
+    """The key *token* and its stored row, in one query and counting nothing; ``None`` for a
+    key that is not well formed (it cannot match any key)."""
+    parsed = parse_key(token)
+    if parsed is None:
+        return None
+    return Found(parsed, Transaction().connection.execute(
+        _key_query, {'public_id': parsed.public_id}).first())
+
+
+def authenticate(token: str | None, application: str, remote_addr: str | None,
+                 found: Found | None = None) -> User:
     """The person whose valid key of *application* *token* is.
 
     :class:`AuthenticationFailed` otherwise. Only a well-formed key whose secret is wrong
@@ -156,32 +176,40 @@ def authenticate(token: str | None, application: str, remote_addr: str | None) -
     look-up: it cannot match any key), nor for the right secret of a pending, cancelled,
     expired or decoy key (an application polling its own request is no guesser). A valid
     key is checked before the throttle, so nobody can lock it out. Runs in the current
-    transaction, which must be on the key's database.
+    transaction, which must be on the key's database; *found* is :func:`find`'s answer for
+    *token* when the caller already has it.
     """
     if not token:
         raise AuthenticationFailed('Send the key as Authorization: Bearer <key>.')
     refused = AuthenticationFailed('A valid key of this application is required.')
-    parsed = parse_key(token)
-    if parsed is None:
+    found = found or find(token)
+    if found is None:
         raise refused
-    transaction = Transaction()
-    row = transaction.connection.execute(
-        _key_query, {'public_id': parsed.public_id, 'application': application}).first()
-    if not secret_matches(parsed.secret, row.secret_hash if row else None):
+    row = found.row if found.row is not None and found.row.application == application else None
+    if not secret_matches(found.parsed.secret, row.secret_hash if row else None):
         throttle.failure(throttle.key_failures(remote_addr))
-        audit.record('key.refused', database=transaction.database_name,
-                     key=parsed.public_id, application=application, address=remote_addr)
+        audit.record('key.refused', database=Transaction().database_name,
+                     key=found.parsed.public_id, application=application, address=remote_addr)
         raise refused
-    now = utcnow()
     assert row is not None
-    user = loaded(transaction.session, row[5:])
-    if (row.state != VALIDATED or user is None or not user.active
+    return admitted(UserApplication, row, row.state == VALIDATED, refused)
+
+
+def admitted(model: type[Any], row: Row[Any], usable: bool, refused: Exception) -> User:
+    """The person a key of *model* whose secret matched lets in (its *row*, ending with the
+    person's columns): *refused* unless the key is *usable*, unexpired and its person active.
+    The person is kept for the handler, and the key's use recorded after the transaction (at
+    most once every :data:`LAST_USED_PRECISION`)."""
+    transaction = Transaction()
+    now = utcnow()
+    user = loaded(transaction.session, row)
+    if (not usable or user is None or not user.active
             or (row.expires is not None and row.expires <= now)):
         raise refused
     # The session's identity map holds objects weakly: keep the person for the handler.
     transaction.session.info['trylite.user'] = user
     if row.last_used is None or now - row.last_used >= LAST_USED_PRECISION:
-        transaction.atexit(record_use, transaction.database_name, UserApplication, row.id, now)
+        transaction.atexit(record_use, transaction.database_name, model, row.id, now)
     return user
 
 

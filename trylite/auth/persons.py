@@ -91,10 +91,11 @@ _ATTRIBUTES = tuple(inspect(User).get_property_by_column(column).key
 _ID = _ATTRIBUTES.index('id')
 
 
-def loaded(session: Session, values: Sequence[Any]) -> User | None:
-    """The person whose row is *values* (:data:`PERSON_COLUMNS`, in order) in *session*, as
-    if an ORM query had loaded it — without the ORM query's cost; ``None`` when the row is an
-    outer join's empty one."""
+def loaded(session: Session, row: Sequence[Any]) -> User | None:
+    """The person whose columns end *row* (:data:`PERSON_COLUMNS`, in order, last) in
+    *session*, as if an ORM query had loaded it — without the ORM query's cost; ``None`` when
+    they are an outer join's empty ones."""
+    values = row[len(row) - len(PERSON_COLUMNS):]
     if values[_ID] is None:
         return None
     known = session.identity_map.get(session.identity_key(User, values[_ID]))
