@@ -38,7 +38,7 @@ def login(name: str, secret: str, remote_addr: str | None) -> User:
         user = authenticate(Transaction().session, name, secret)
     database = Transaction().database_name
     if user is None:
-        throttle.failure(counters)
+        throttle.count_after(counters)  # checked above, in this transaction
         audit.record('login.failed', logging.WARNING, database=database, login=name,
                      address=remote_addr)
         raise AuthenticationFailed('Wrong login or password.')

@@ -61,8 +61,8 @@ from ..transaction import Transaction
 from . import audit
 from .persons import LOGIN_LENGTH
 
-__all__ = ['Counters', 'check', 'count', 'failure', 'forget', 'key_failures', 'key_requests',
-           'login_failures', 'network', 'table']
+__all__ = ['Counters', 'check', 'count', 'count_after', 'failure', 'forget', 'key_failures',
+           'key_requests', 'login_failures', 'network', 'table']
 
 table = Table(
     'trylite_throttle', metadata,
@@ -169,8 +169,14 @@ def forget() -> None:
 
 def failure(counters: Counters) -> None:
     """A failure: :class:`Throttled` if a subject is already at its limit (nothing counted);
-    else one more event for each subject, written once the transaction has ended."""
+    else :func:`count_after`."""
     check(counters)
+    count_after(counters)
+
+
+def count_after(counters: Counters) -> None:
+    """One more event for each subject of *counters*, written once the transaction has ended
+    (a rollback keeps it), for a caller that has already :func:`check`-ed them."""
     transaction = Transaction()
     transaction.atexit(_count_alone, transaction.database_name, counters)
 
