@@ -28,8 +28,7 @@ from sqlalchemy import select
 from werkzeug.exceptions import BadRequest, Forbidden, NotFound
 
 from ..auth.keys import applications
-from ..auth.persons import User
-from ..data.access import ADMIN_GROUP
+from ..auth.persons import User, is_admin
 from ..exceptions import UserError
 from ..pool import Pool
 from ..preferences import (
@@ -72,7 +71,7 @@ def _posted_by_admin(request: Request) -> tuple[User, str]:
 
 
 def _only_admins(login: tuple[User, str]) -> tuple[User, str]:
-    if not any(group.name == ADMIN_GROUP for group in login[0].group_ids):
+    if not is_admin(login[0]):
         raise Forbidden('Only administrators manage endpoints.')
     return login
 

@@ -38,10 +38,9 @@ from sqlalchemy import select
 from ... import __version__
 from ...auth import apikeys
 from ...auth.logins import login
-from ...auth.persons import User
+from ...auth.persons import User, is_admin
 from ...auth.sessions import open_session, session_user
 from ...auth.tokens import PERSONAL_PREFIX, parse_key
-from ...data.access import ADMIN_GROUP
 from ...data.dispatch import FULL, Caller, Scope, execute_as
 from ...exceptions import AuthenticationFailed, BadArguments
 from ...settings import current
@@ -154,8 +153,7 @@ def log_in(database: str, name: Any, secret: Any, remote_addr: str | None, *,
     def run() -> LoggedIn:
         user = login(name, secret, remote_addr)
         token = open_session(Transaction().session, user, replaces) if session else None
-        admin = any(group.name == ADMIN_GROUP for group in user.group_ids)
-        return LoggedIn(user.id, user.login, user.name, admin, token)
+        return LoggedIn(user.id, user.login, user.name, is_admin(user), token)
 
     return Transaction.run(database, 0, run, retries=current().database.retry)
 
