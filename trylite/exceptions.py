@@ -113,8 +113,9 @@ class InvalidBody(TryliteError):
     ``{"pointer": "/items/0/qty", "message": "…"}`` (``"path"`` instead of ``"pointer"`` for
     XML bodies)."""
 
-    def __init__(self, errors: list[dict[str, str]]) -> None:
-        super().__init__('The body does not follow the schema.')
+    def __init__(self, errors: list[dict[str, str]],
+                 message: str = 'The body does not follow the schema.') -> None:
+        super().__init__(message)
         self.errors = errors
 
 

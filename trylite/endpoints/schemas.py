@@ -12,9 +12,9 @@
   ``defuse='always'``, nothing fetched: 400 otherwise) and validated against an XSD that stands
   alone (no ``xs:import``/``xs:include`` of other files).
 
-A body that does not match answers 422 (:class:`InvalidBody`) listing *every* error: the JSON
-pointer (RFC 6901) or XPath of the value at fault and the message. Schemas are checked when an
-endpoint is saved (:func:`check_schema`: an invalid one is a
+A body that does not match answers 422 (:class:`~trylite.exceptions.InvalidBody`) listing
+*every* error: the JSON pointer (RFC 6901) or XPath of the value at fault and the message.
+Schemas are checked when an endpoint is saved (:func:`check_schema`: an invalid one is a
 :class:`~trylite.exceptions.UserError`), and compiled once per text and process. The schema
 libraries are imported when a schema is first met (processes that never meet one do not pay
 for them).
@@ -32,13 +32,13 @@ from typing import TYPE_CHECKING, Any, Literal
 from werkzeug.exceptions import BadRequest
 
 from .. import json as json_module
-from ..exceptions import UserError
+from ..exceptions import InvalidBody, UserError
 
 if TYPE_CHECKING:
     import xmlschema
     from jsonschema import Draft202012Validator
 
-__all__ = ['MAX_ERRORS', 'InvalidBody', 'body_kind', 'check_schema', 'media_type', 'parse',
+__all__ = ['MAX_ERRORS', 'body_kind', 'check_schema', 'media_type', 'parse',
            'schema_document', 'validate']
 
 Kind = Literal['json', 'xml']
@@ -50,15 +50,6 @@ _TCHARS = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
 _MEDIA_TYPE = re.compile(rf'({_TCHARS})/({_TCHARS})')
 _XSD = '{http://www.w3.org/2001/XMLSchema}'
 _OUTSIDE = {f'{_XSD}{tag}' for tag in ('import', 'include', 'redefine', 'override')}
-
-
-class InvalidBody(Exception):
-    """The body does not match the endpoint's schema: 422 with ``errors``, each
-    ``{"pointer": …, "message": …}`` (JSON) or ``{"path": …, "message": …}`` (XML)."""
-
-    def __init__(self, errors: list[dict[str, str]]) -> None:
-        super().__init__(errors)
-        self.errors = errors
 
 
 def media_type(value: str | None) -> str | None:
@@ -187,15 +178,16 @@ def _xml_schema(text: str) -> xmlschema.XMLSchema:
 
 # -- bodies -----------------------------------------------------------------------------------
 def parse(data: bytes, kind: Kind | None) -> Any:
-    """The JSON value of a JSON body; an XML body is checked (well-formed, no DTD or
-    entity) and ``None`` returned. :class:`~werkzeug.exceptions.BadRequest` otherwise."""
+    """The JSON value of a JSON body; the checked (well-formed, no DTD or entity) document
+    of an XML body; ``None`` for others. :class:`~werkzeug.exceptions.BadRequest` when it
+    does not parse."""
     if kind == 'json':
         try:
             return json_module.loads(data)
         except ValueError:
             raise BadRequest('The body is not valid JSON.') from None
     if kind == 'xml':
-        _xml_resource(data)
+        return _xml_resource(data)
     return None
 
 
@@ -211,21 +203,22 @@ def _xml_resource(data: bytes) -> xmlschema.XMLResource:
         raise BadRequest(f'The body is not well-formed XML: {str(exc)[:200]}') from None
 
 
-def validate(text: str, kind: Kind | None, value: Any, data: bytes) -> None:
-    """Raise :class:`InvalidBody` listing every error of the body (its JSON *value*, or its
-    XML *data*) against the schema *text*."""
+def validate(text: str, kind: Kind | None, parsed: Any) -> None:
+    """Raise :class:`~trylite.exceptions.InvalidBody` listing every error of the body, as
+    :func:`parse` gave it, against the schema *text*."""
     errors: list[dict[str, str]] = []
     if kind == 'json':
         validator = _json_validator(text)
-        for error in sorted(validator.iter_errors(value),
+        for error in sorted(validator.iter_errors(parsed),
                             key=lambda e: [str(part) for part in e.absolute_path]):
             errors.append({'pointer': _pointer(error.absolute_path), 'message': error.message})
     elif kind == 'xml':
-        for failure in _xml_schema(text).iter_errors(_xml_resource(data)):
+        for failure in _xml_schema(text).iter_errors(parsed):
             errors.append({'path': failure.path or '/',
                            'message': failure.reason or failure.message})
     if errors:
-        raise InvalidBody(errors[:MAX_ERRORS])
+        raise InvalidBody(errors[:MAX_ERRORS],
+                          "The body does not match the endpoint's request schema.")
 
 
 def _pointer(path: Any) -> str:

@@ -149,11 +149,10 @@ def _body(request: Request, found: Definition) -> Any:
         return None
     if request.mimetype != found.content_type:
         raise UnsupportedMediaType(f'This endpoint takes {found.content_type} bodies.')
-    data = request.get_data()
-    value = schemas.parse(data, found.body_kind)
+    parsed = schemas.parse(request.get_data(), found.body_kind)
     if found.request_schema:
-        schemas.validate(found.request_schema, found.body_kind, value, data)
-    return value
+        schemas.validate(found.request_schema, found.body_kind, parsed)
+    return parsed if found.body_kind == 'json' else None
 
 
 # -- the snippet ------------------------------------------------------------------------------
@@ -202,17 +201,11 @@ def _raised(exc: sandbox.SnippetRaised) -> Exception:
 
 
 # -- installing -------------------------------------------------------------------------------
-def _invalid_body(exc: schemas.InvalidBody) -> Problem:
-    return Problem(422, 'Unprocessable Entity', "The body does not match the endpoint's "
-                   'request schema.', extra={'errors': exc.errors})
-
-
 def install(app: TryliteWSGI) -> None:
     """Serve endpoints on *app*, and map their errors."""
     app.route(f'/<database_name>{routing.PREFIX}/<path:rest>')(serve)
     app.route(f'{routing.PREFIX}/<path:rest>')(serve_at_root)
     routing.serve_on(app.url_map, (serve, serve_at_root))
-    app.exception_handlers[schemas.InvalidBody] = _invalid_body
     app.exception_handlers[EndpointFailed] = lambda exc: Problem(500, 'Internal Server Error')
     app.exception_handlers[EndpointTimeout] = lambda exc: Problem(
         504, 'Gateway Timeout', 'The endpoint took too long to answer.')
