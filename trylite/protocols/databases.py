@@ -35,18 +35,23 @@ def visible_databases(request: Request) -> list[str]:
     """The databases this request may be served from: all of them, narrowed by
     ``[web] dbfilter``."""
     names = storage.backend().databases()
+    matching = _dbfilter(request)
+    return names if matching is None else [name for name in names if matching.search(name)]
+
+
+def _dbfilter(request: Request) -> re.Pattern[str] | None:
+    """``[web] dbfilter`` for this request's host (``None`` when it is not set)."""
     pattern = current().web.dbfilter
     if not pattern:
-        return names
+        return None
     host = request.host.partition(':')[0].lower()
     expression = pattern.replace('%h', re.escape(host)).replace(
         '%d', re.escape(host.partition('.')[0]))
     try:
-        matching = re.compile(expression)
+        return re.compile(expression)
     except re.error:
         raise UserError('Invalid dbfilter', '[web] dbfilter is not a valid regular '
                         'expression.') from None
-    return [name for name in names if matching.search(name)]
 
 
 def choose(request: Request, named: str | None = None) -> str:
@@ -54,8 +59,9 @@ def choose(request: Request, named: str | None = None) -> str:
     if not named:
         named = next((request.headers[h] for h in HEADERS if request.headers.get(h)), None)
     if named:
+        matching = _dbfilter(request)
         if not storage.backend().exists(named) or (
-                current().web.dbfilter and named not in visible_databases(request)):
+                matching is not None and not matching.search(named)):
             raise DatabaseNotFound(f'no trylite database named {named!r} is served here')
         return named
     candidates = visible_databases(request)
