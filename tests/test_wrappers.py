@@ -16,6 +16,7 @@ from werkzeug.wrappers import Request
 
 from tests.client import assert_json_error
 from tests.core_routes import CALLS
+from tests.helpers import bearer, create_user, validated_key
 from trylite import storage
 from trylite.pool import create_database
 from trylite.wrappers import set_max_request_size
@@ -139,6 +140,15 @@ def test_database_created_while_serving(db, client):
     assert_json_error(client.get(f'/{name}/counter/x'), 404)
 
 
+def _terminate_connections(db: str) -> None:
+    """Make PostgreSQL drop every connection to *db*, as a restart would."""
+    with storage.backend().admin.connect() as conn:
+        killed = conn.execute(text(
+            'SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity '
+            'WHERE datname = :db AND pid <> pg_backend_pid()'), {'db': db}).scalar()
+    assert killed >= 1
+
+
 def test_dead_pooled_connections_are_replaced_without_an_error(db, kind, client):
     """After PostgreSQL dropped every connection (a restart), the next request still succeeds:
     with_transaction re-runs it once on a new connection."""
@@ -146,11 +156,21 @@ def test_dead_pooled_connections_are_replaced_without_an_error(db, kind, client)
         pytest.skip('PostgreSQL only: its server closes connections')
     for _ in range(3):
         assert client.get(f'/{db}/users').status_code == 200
-    with storage.backend().admin.connect() as conn:
-        killed = conn.execute(text(
-            'SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity '
-            'WHERE datname = :db AND pid <> pg_backend_pid()'), {'db': db}).scalar()
-    assert killed >= 1
+    _terminate_connections(db)
     for method in ('GET', 'POST'):
         response = client.open(f'/{db}/counter/after-restart', method=method)
         assert response.status_code == 200, response.text
+
+
+def test_dead_pooled_connection_found_by_the_key_check(db, kind, client):
+    """The key check, the first statement of a guarded request (run before BEGIN), finds the
+    pooled connection dead: the request is re-run on a new one, and the key still works."""
+    if kind != 'postgresql':
+        pytest.skip('PostgreSQL only: its server closes connections')
+    create_user(db, 'alice')
+    key = validated_key(client, db, 'alice')
+    assert client.get(f'/{db}/acme/whoami', headers=bearer(key)).status_code == 200
+    _terminate_connections(db)
+    response = client.get(f'/{db}/acme/whoami', headers=bearer(key))
+    assert response.status_code == 200, response.text
+    assert response.json['login'] == 'alice'

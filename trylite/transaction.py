@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Select
 from sqlalchemy.orm import Session
 
 from . import storage
@@ -141,6 +141,17 @@ class Transaction:
         if self._session is None:
             self._session = Session(bind=self.connection, expire_on_commit=False)
         return self._session
+
+    def lookup(self, statement: Select[Any], params: dict[str, Any], *, alone: bool = False
+               ) -> Any | None:
+        """The first row of *statement* (a named tuple), or ``None``: a read made on every
+        request, without SQLAlchemy's result machinery (:meth:`Backend.fetch
+        <trylite.storage.Backend.fetch>`; build the statement once). *alone*: it needs
+        nothing of the transaction's snapshot (a key check, a throttle check): made before
+        any other statement, it then runs on its own, before the transaction begins
+        (PostgreSQL), so that a request that reads nothing else costs no BEGIN nor COMMIT."""
+        rows = self.backend.fetch(self.connection, statement, params, alone)
+        return rows[0] if rows else None
 
     @contextmanager
     def set_user(self, user: int) -> Iterator[None]:

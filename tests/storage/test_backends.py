@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime
 import sqlite3
 import uuid
+from typing import Any
 
 import pytest
-from sqlalchemy import insert, text
+from psycopg.pq import TransactionStatus
+from sqlalchemy import bindparam, insert, or_, select, text
 
 from tests.routes import Counter
 from trylite import storage
@@ -172,6 +175,90 @@ def test_exclusive_transactions_release_their_lock(db, kind):
             'AND database = (SELECT oid FROM pg_database WHERE datname = current_database())'
         )).scalar()
     assert held == 0
+
+
+def test_begin_waits_for_the_first_statement(db, kind):
+    """PostgreSQL: BEGIN goes with the transaction's first statement; a read made *alone*
+    before it runs on its own, and a transaction that runs nothing sends nothing."""
+    only(kind, 'postgresql')
+    key = select(Counter.name).where(Counter.name == bindparam('name'))
+
+    def status(transaction: Transaction) -> TransactionStatus:
+        raw: Any = transaction.connection.connection.dbapi_connection
+        return raw.pgconn.transaction_status  # type: ignore[no-any-return]
+
+    with Transaction.start(db, readonly=True) as transaction:
+        assert status(transaction) == TransactionStatus.IDLE
+        assert transaction.lookup(key, {'name': 'none'}, alone=True) is None
+        assert status(transaction) == TransactionStatus.IDLE  # still not begun
+        settings = transaction.connection.exec_driver_sql(
+            'SELECT current_setting(\'transaction_isolation\'), '
+            'current_setting(\'transaction_read_only\')').one()
+        assert status(transaction) == TransactionStatus.INTRANS
+        assert tuple(settings) == ('repeatable read', 'on')
+    with Transaction.start(db) as transaction:  # not alone: in the transaction
+        transaction.lookup(key, {'name': 'none'})
+        assert status(transaction) == TransactionStatus.INTRANS
+    with Transaction.start(db, readonly=True):  # nothing ran: nothing to end
+        pass
+
+
+def test_bookkeeping_does_not_wait_for_the_disk(db, kind):
+    """PostgreSQL: statements outside transactions (throttle counts) commit without waiting
+    for the disk; transactions that write wait (the key they hand out is kept)."""
+    only(kind, 'postgresql')
+    backend = storage.backend()
+    show = text("SELECT current_setting('synchronous_commit')")
+    with backend.autocommit(db) as conn:
+        assert conn.execute(show).scalar() == 'off'
+    with Transaction.start(db) as transaction:
+        assert transaction.connection.execute(show).scalar() == 'on'
+    with Transaction.start(db, exclusive=True) as transaction:
+        assert transaction.connection.execute(show).scalar() == 'on'
+
+
+# -- fetch: the driver's rows, converted ------------------------------------------------------
+def test_fetch_converts_values_as_sqlalchemy_does(db):
+    with Transaction.start(db) as transaction:
+        transaction.session.add_all([Counter(name='a', value=1), Counter(name='b', value=2)])
+    query = (select(Counter.name, Counter.value, Counter.create_date,
+                    (Counter.value > bindparam('over')).label('big'))
+             .where(or_(Counter.name == bindparam('name'), Counter.name == bindparam('name'),
+                        Counter.name == 'b'))  # one parameter twice, one held by the query
+             .order_by(Counter.name))
+    params = {'name': 'a', 'over': 1}
+    with Transaction.start(db, readonly=True) as transaction:
+        rows = storage.backend().fetch(transaction.connection, query, params)
+        expected = transaction.connection.execute(query, params).all()
+        assert rows == [tuple(row) for row in expected]
+        assert [row.name for row in rows] == ['a', 'b'] and rows[1].big is True
+        assert rows[0].create_date.tzinfo is datetime.UTC  # aware, as UTCDateTime reads it
+        assert transaction.lookup(query, {'name': 'none', 'over': 5})[0] == 'b'
+        assert transaction.lookup(query.where(Counter.name == 'none'), params) is None
+
+
+def test_fetch_runs_writes_returning_rows(db):
+    add = (insert(Counter).values(name=bindparam('name'), value=bindparam('value'))
+           .returning(Counter.name, Counter.value))
+    with Transaction.start(db) as transaction:
+        rows = storage.backend().fetch(transaction.connection, add, {'name': 'r', 'value': 3})
+    assert [tuple(row) for row in rows] == [('r', 3)]
+    with Transaction.start(db, readonly=True) as transaction:
+        assert transaction.session.get(Counter, 'r').value == 3
+
+
+def test_fetch_refuses_expanding_parameters(db):
+    query = select(Counter.name).where(Counter.name.in_(bindparam('names', expanding=True)))
+    with pytest.raises(TypeError, match='expand'), Transaction.start(db) as transaction:
+        transaction.lookup(query, {'names': ['a']})
+
+
+def test_fetch_errors_are_typed(db):
+    add = insert(Counter).values(name=bindparam('name'), value=1).returning(Counter.name)
+    with Transaction.start(db) as transaction:
+        storage.backend().fetch(transaction.connection, add, {'name': 'twice'})
+    with pytest.raises(Duplicate), Transaction.start(db) as transaction:
+        storage.backend().fetch(transaction.connection, add, {'name': 'twice'})
 
 
 # -- typed errors ----------------------------------------------------------------------------

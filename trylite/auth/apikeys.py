@@ -130,7 +130,7 @@ def authenticate_pair(public_id: str | None, secret: str | None, remote_addr: st
     transaction = Transaction()
     row = None
     if public_id and secret:
-        row = transaction.connection.execute(_personal, {'public_id': public_id}).first()
+        row = transaction.lookup(_personal, {'public_id': public_id}, alone=True)
     if not secret_matches(secret if row else None, row.secret_hash if row else None):
         throttle.failure(throttle.key_failures(remote_addr))
         audit.record('apikey.refused', database=transaction.database_name, key=public_id,

@@ -25,11 +25,11 @@ from typing import Any, NamedTuple
 from sqlalchemy import (
     ForeignKey,
     Index,
-    Row,
     String,
     bindparam,
     delete,
     func,
+    insert,
     or_,
     select,
     update,
@@ -152,7 +152,8 @@ class Found(NamedTuple):
     """A well-formed key and its stored row, with its person (``None``: no such key)."""
 
     parsed: ParsedKey
-    row: Row[Any] | None
+    #: The columns of :data:`_key_query` (a named tuple), ``None`` for no such key.
+    row: Any | None
 
 
 def find(token: str) -> Found | None:
@@ -161,8 +162,8 @@ def find(token: str) -> Found | None:
     parsed = parse_key(token)
     if parsed is None:
         return None
-    return Found(parsed, Transaction().connection.execute(
-        _key_query, {'public_id': parsed.public_id}).first())
+    return Found(parsed, Transaction().lookup(
+        _key_query, {'public_id': parsed.public_id}, alone=True))
 
 
 def authenticate(token: str | None, application: str, remote_addr: str | None,
@@ -195,7 +196,7 @@ def authenticate(token: str | None, application: str, remote_addr: str | None,
     return admitted(UserApplication, row, row.state == VALIDATED, refused)
 
 
-def admitted(model: type[Any], row: Row[Any], usable: bool, refused: Exception) -> User:
+def admitted(model: type[Any], row: Any, usable: bool, refused: Exception) -> User:
     """The person a key of *model* whose secret matched lets in (its *row*, ending with the
     person's columns): *refused* unless the key is *usable*, unexpired and its person active.
     The person is kept for the handler, and the key's use recorded after the transaction (at
@@ -235,6 +236,20 @@ def record_use(database_name: str, model: type[Any], key_id: int, now: datetime.
 SWEEP_EVERY = 100
 _requested = itertools.count()
 
+#: The active person of a login (``None`` for a decoy) and the requests of one application
+#: still waiting for them: how many, and when the oldest expires. Read in the transaction
+#: that stores the new request, built once.
+_waiting = select(
+    select(User.id).where(User.login == bindparam('login'), User.active)
+    .scalar_subquery().label('user_id'),
+    func.count().label('pending'), func.min(UserApplication.expires).label('oldest'),
+).where(UserApplication.login == bindparam('login'),
+        UserApplication.application == bindparam('application'),
+        UserApplication.state == REQUESTED, UserApplication.expires > bindparam('now'))
+_store = insert(UserApplication).values({
+    name: bindparam(name) for name in ('public_id', 'secret_hash', 'user_id', 'login',
+                                       'application', 'state', 'created', 'expires')})
+
 
 def request_key(login: str, application: str, remote_addr: str | None) -> str:
     """Store a new ``requested`` key of *application* for *login* and return it.
@@ -251,16 +266,14 @@ def request_key(login: str, application: str, remote_addr: str | None) -> str:
     if len(login) > LOGIN_LENGTH:
         raise FieldError('user', f'A login has at most {LOGIN_LENGTH} characters.')
     transaction = Transaction()
-    session = transaction.session
     counters = throttle.key_requests(remote_addr, login)
     throttle.check(counters)
     now = utcnow()
     options = current().user_application
-    user_id = session.scalar(select(User.id).where(User.login == login, User.active))
-    pending, oldest = session.execute(
-        select(func.count(), func.min(UserApplication.expires))
-        .where(UserApplication.login == login, UserApplication.application == application,
-               UserApplication.state == REQUESTED, UserApplication.expires > now)).one()
+    waiting = transaction.lookup(
+        _waiting, {'login': login, 'application': application, 'now': now})
+    assert waiting is not None  # counts: always one row
+    user_id, pending, oldest = waiting
     if pending >= options.max_pending:
         wait = (oldest - now).total_seconds() if oldest else options.request_expiry
         audit.record('key.request_refused', database=transaction.database_name, login=login,
@@ -270,10 +283,10 @@ def request_key(login: str, application: str, remote_addr: str | None) -> str:
             'Too many key requests of this application wait for this login to validate '
             'them; try again once one is validated, cancelled or expired.')
     key = new_key()
-    session.add(UserApplication(
-        public_id=key.public_id, secret_hash=key.secret_hash, user_id=user_id, login=login,
-        application=application, state=REQUESTED, created=now,
-        expires=now + datetime.timedelta(seconds=options.request_expiry)))
+    transaction.connection.execute(_store, {
+        'public_id': key.public_id, 'secret_hash': key.secret_hash, 'user_id': user_id,
+        'login': login, 'application': application, 'state': REQUESTED, 'created': now,
+        'expires': now + datetime.timedelta(seconds=options.request_expiry)})
     # Counted in this transaction: on PostgreSQL, two concurrent requests for one login
     # meet on its counter and one re-runs, so neither misses the other's pending key.
     throttle.count(counters)

@@ -121,10 +121,12 @@ def login_failures(remote_addr: str | None, login: str) -> Counters:
                     current().throttle.max_failures, where, login)
 
 
-#: The live counts of some subjects (built once: SQLAlchemy then compiles it once).
-_live = select(table.c.subject, table.c.failures, table.c.window_end).where(
-    table.c.subject.in_(bindparam('subjects', expanding=True)),
-    table.c.window_end > bindparam('now'))
+#: The subject (of two; the same one twice for one) at its limit whose window ends last.
+_at_limit = (select(table.c.subject, table.c.failures, table.c.window_end)
+             .where(table.c.subject.in_([bindparam('first'), bindparam('second')]),
+                    table.c.window_end > bindparam('now'),
+                    table.c.failures >= bindparam('limit'))
+             .order_by(table.c.window_end.desc()))
 
 #: Subjects this process found at their limit: (database, subject) -> (count, window end).
 _reached: dict[tuple[str, str], tuple[int, float]] = {}
@@ -133,21 +135,22 @@ REMEMBERED = 10_000
 
 
 def check(counters: Counters) -> None:
-    """Raise :class:`Throttled` if a subject of *counters* is at its limit: from what this
-    process remembers, else with one indexed read in the current transaction. Nothing is
-    written."""
+    """Raise :class:`Throttled` if a subject of *counters* (one or two) is at its limit: from
+    what this process remembers, else with one indexed read (a :meth:`Transaction.lookup
+    <trylite.transaction.Transaction.lookup>`). Nothing is written."""
     transaction = Transaction()
     now = time.time()
     ends = [end for events, end in (
         _reached.get((transaction.database_name, subject), (0, 0.0))
         for subject in counters.subjects) if events >= counters.limit and end > now]
     if not ends:
-        rows = transaction.connection.execute(
-            _live, {'subjects': counters.subjects, 'now': now}).all()
-        for subject, events, end in rows:
-            if events >= counters.limit:
-                _remember(transaction.database_name, subject, events, end, now)
-                ends.append(end)
+        first, *others = counters.subjects
+        row = transaction.lookup(_at_limit, {
+            'first': first, 'second': others[0] if others else first, 'now': now,
+            'limit': counters.limit}, alone=True)
+        if row is not None:
+            _remember(transaction.database_name, row.subject, row.failures, row.window_end, now)
+            ends.append(row.window_end)
     if ends:
         raise Throttled(max(1, math.ceil(max(ends) - now)))
 
@@ -195,19 +198,20 @@ SWEEP_EVERY = 100
 _counted = itertools.count()
 
 
-#: The upsert of each backend class, built once (SQLAlchemy then compiles it once).
-_upserts: dict[type[storage.Backend], Any] = {}
+#: The upserts of each backend class, by number of subjects, built once.
+_upserts: dict[tuple[type[storage.Backend], int], Any] = {}
 
 
-def _upsert(backend: storage.Backend) -> Any:
-    """One statement adding an event to a subject (a new window for an expired one) and
-    returning its new count; run with one parameter set per subject, in one round trip."""
-    stmt = _upserts.get(type(backend))
+def _upsert(backend: storage.Backend, subjects: int) -> Any:
+    """One statement adding an event to each of *subjects* subjects (``subject0``, …; a new
+    window for an expired one) and returning their new counts."""
+    stmt = _upserts.get((type(backend), subjects))
     if stmt is None:
         live = table.c.window_end > bindparam('now')
-        stmt = _upserts[type(backend)] = backend.insert(table).values(
-            subject=bindparam('subject'), failures=1, window_end=bindparam('window_end'),
-        ).on_conflict_do_update(
+        insert = backend.insert(table).values([
+            {'subject': bindparam(f'subject{n}'), 'failures': 1,
+             'window_end': bindparam('window_end')} for n in range(subjects)])
+        stmt = _upserts[type(backend), subjects] = insert.on_conflict_do_update(
             index_elements=[table.c.subject],
             set_={'failures': case((live, table.c.failures + 1), else_=1),
                   'window_end': case((live, table.c.window_end),
@@ -218,12 +222,13 @@ def _upsert(backend: storage.Backend) -> Any:
 
 def _add_event(conn: Connection, backend: storage.Backend, counters: Counters
                ) -> Sequence[Any]:
-    """One more event for each subject of *counters* on *conn*: their new counts."""
+    """One more event for each subject of *counters* on *conn*, in one statement: their new
+    counts."""
     now = time.time()
-    window_end = now + current().throttle.window
-    return conn.execute(_upsert(backend), [
-        {'subject': subject, 'window_end': window_end, 'now': now}
-        for subject in counters.subjects]).all()
+    params: dict[str, Any] = {f'subject{n}': subject
+                              for n, subject in enumerate(counters.subjects)}
+    params.update(window_end=now + current().throttle.window, now=now)
+    return backend.fetch(conn, _upsert(backend, len(counters.subjects)), params)
 
 
 def _count_alone(database_name: str, counters: Counters) -> None:

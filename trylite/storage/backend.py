@@ -14,22 +14,26 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Iterator
+from collections import namedtuple
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import (
     Column,
     Connection,
+    Dialect,
     Engine,
     Integer,
     MetaData,
+    Select,
     String,
     Table,
 )
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.schema import CreateColumn
+from sqlalchemy.sql.dml import ReturningInsert, ReturningUpdate
 
 from ..exceptions import (
     DatabaseError,
@@ -64,6 +68,70 @@ def valid_name(name: str) -> bool:
     return NAME_RE.fullmatch(name) is not None
 
 
+#: What :meth:`Backend.fetch` runs: a select, or a write with RETURNING.
+Fetched = Select[Any] | ReturningInsert[Any] | ReturningUpdate[Any]
+
+
+class Reader:
+    """A statement compiled once for one dialect, run on the driver by
+    :meth:`Backend.fetch`."""
+
+    def __init__(self, statement: Fetched, dialect: Dialect) -> None:
+        compiled = statement.compile(dialect=dialect)
+        self.dialect = dialect
+        self.sql = compiled.string
+        #: The parameters' names in the order of the SQL's placeholders (``None``: by name).
+        self.positions = tuple(compiled.positiontup or ()) if compiled.positional else None
+        #: The conversions of the parameters that need one, by name.
+        self.converters: dict[str, Callable[[Any], Any]] = {}
+        #: The values the statement holds itself (``x == 'a'``), by name.
+        self.fixed: dict[str, Any] = {}
+        for name, bind in compiled.binds.items():
+            if bind.expanding:
+                raise TypeError(f'fetch() cannot expand the parameter {bind.key!r}')
+            if not bind.required:
+                self.fixed[name] = bind.effective_value
+            convert = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            if convert is not None:
+                self.converters[name] = convert
+        self.columns = list(statement.exported_columns)
+        #: Makes a row: a named tuple of the columns' keys (repeated keys renamed).
+        row: Any = namedtuple('Row', [column.key for column in self.columns],  # type: ignore[misc]
+                              rename=True)
+        self.make: Callable[[Iterable[Any]], tuple[Any, ...]] = row._make
+        #: Each column's conversion of the driver's value (``None``: none), known once the
+        #: driver has described a result (a conversion may depend on the driver's type).
+        self.processors: list[Callable[[Any], Any] | None] | None = None
+
+    def parameters(self, params: dict[str, Any]) -> Any:
+        """*params* converted, as the driver takes them for :attr:`sql`."""
+        if self.fixed:
+            params = {**self.fixed, **params}
+        if self.converters:
+            params = {name: value if value is None or name not in self.converters
+                      else self.converters[name](value) for name, value in params.items()}
+        if self.positions is None:
+            return params
+        return tuple(params[name] for name in self.positions)
+
+    def rows(self, cursor: Any) -> list[Any]:
+        """The rows of the driver's *cursor*, converted."""
+        found = cursor.fetchall()
+        if not found:
+            return []
+        processors = self.processors
+        if processors is None:
+            processors = self.processors = [
+                column.type.dialect_impl(self.dialect).result_processor(
+                    self.dialect, described[1])
+                for column, described in zip(self.columns, cursor.description, strict=True)]
+        if not any(processors):
+            return [self.make(values) for values in found]
+        return [self.make([value if process is None or value is None else process(value)
+                           for process, value in zip(processors, values, strict=True)])
+                for values in found]
+
+
 class Backend:
     """The databases of one ``[database] uri``."""
 
@@ -74,6 +142,7 @@ class Backend:
         self.uri = uri
         self.options = options
         self._engines: dict[str, Engine] = {}
+        self._readers: dict[Fetched, Reader] = {}
         self._known: set[str] = set()
         self._lock = threading.Lock()
 
@@ -245,6 +314,28 @@ class Backend:
 
     def end(self, conn: Connection, timeout: float | None) -> None:
         """Undo what :meth:`begin` set on the connection for this transaction only."""
+
+    def fetch(self, conn: Connection, statement: Fetched, params: dict[str, Any],
+              alone: bool = False) -> list[Any]:
+        """The rows of *statement* (a select, or a write with RETURNING) run on *conn* with
+        *params*: for the statements of every request (a key check, a throttle count), run on
+        the driver itself — SQLAlchemy's result machinery costs more than such a query. Each
+        row is a named tuple of the statement's columns, their values converted as SQLAlchemy
+        would; *statement* is compiled once per backend and dialect (build it once).
+
+        *alone*: a read that needs nothing of the transaction's snapshot (a key check): where
+        the backend defers BEGIN and nothing has run yet, it runs on its own, before the
+        transaction begins (:mod:`.postgresql`); else it runs in the transaction."""
+        read = self._reader(statement, conn.dialect)
+        raw: Any = conn.connection.dbapi_connection
+        return read.rows(raw.execute(read.sql, read.parameters(params)))
+
+    def _reader(self, statement: Fetched, dialect: Dialect) -> Reader:
+        try:
+            return self._readers[statement]
+        except KeyError:
+            read = self._readers[statement] = Reader(statement, dialect)
+            return read
 
     # -- schema changes at run time -------------------------------------------------------------
     def add_column(self, conn: Connection, table: str, column: Column[Any]) -> None:

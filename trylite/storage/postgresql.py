@@ -3,8 +3,19 @@
 Every transaction runs at REPEATABLE READ; read-only ones are ``READ ONLY``, so that a write
 in them fails loudly. The driver is in autocommit mode and trylite sends BEGIN (with what a
 transaction starts with: a writer's turn lock, a statement timeout) and COMMIT itself, below
-SQLAlchemy, as one simple-protocol message each: one round trip and little CPU. Errors are
-classified by SQLSTATE.
+SQLAlchemy, as one simple-protocol message each: one round trip and little CPU.
+
+BEGIN is sent just before the transaction's first statement, not when it starts: a transaction
+that runs no statement costs no round trip at all, and a :meth:`~PostgreSQLBackend.fetch`
+made *alone* before any statement (a key check) runs on its own, in autocommit, so that a guarded
+request whose handler reads nothing more is one round trip. The snapshot of a REPEATABLE READ
+transaction is taken at its first statement anyway, so deferring BEGIN changes nothing of what
+the transaction sees.
+
+Bookkeeping statements run outside transactions (:meth:`~trylite.storage.Backend.autocommit`:
+throttle counts, sweeps) do not wait for their commit to reach the disk
+(``synchronous_commit = off``, set on every connection); transactions do (``SET LOCAL
+synchronous_commit = on`` is part of every writer's BEGIN). Errors are classified by SQLSTATE.
 """
 
 from __future__ import annotations
@@ -14,7 +25,7 @@ from typing import Any
 
 import psycopg
 from psycopg import pq
-from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
@@ -35,7 +46,7 @@ from ..exceptions import (
     UnstorableText,
 )
 from ..settings import DatabaseSettings
-from .backend import Backend, valid_name
+from .backend import Backend, Fetched, valid_name
 
 __all__ = ['PostgreSQLBackend']
 
@@ -62,11 +73,14 @@ _EXCLUSIVE_KEY = 0x7472796C
 _lock_sql = text("SELECT set_config('lock_timeout', :wait, true), pg_advisory_lock(:key)")
 _unlock_sql = text('SELECT pg_advisory_unlock(:key)')
 _BEGIN_READ_ONLY = b'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY'
-# Writers hold the turn lock shared until the transaction ends: an exclusive re-run waits for
-# the writers in flight and then runs alone, so it cannot meet the same conflict again.
-_BEGIN_WRITER = (b'BEGIN ISOLATION LEVEL REPEATABLE READ READ WRITE; '
-                 b'SELECT pg_advisory_xact_lock_shared(%d)' % _EXCLUSIVE_KEY)
-_BEGIN_EXCLUSIVE = b'BEGIN ISOLATION LEVEL REPEATABLE READ READ WRITE'
+# Writers wait for their commit to reach the disk (connections do not, for bookkeeping) and
+# hold the turn lock shared until the transaction ends: an exclusive re-run waits for the
+# writers in flight and then runs alone, so it cannot meet the same conflict again.
+_BEGIN_EXCLUSIVE = (b'BEGIN ISOLATION LEVEL REPEATABLE READ READ WRITE; '
+                    b'SET LOCAL synchronous_commit = on')
+_BEGIN_WRITER = _BEGIN_EXCLUSIVE + b'; SELECT pg_advisory_xact_lock_shared(%d)' % _EXCLUSIVE_KEY
+#: The BEGIN a transaction still has to send before its first statement (on ``conn.info``).
+_PENDING = 'trylite.begin'
 _DONE = (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK)
 
 
@@ -92,9 +106,12 @@ class PostgreSQLBackend(Backend):
         # No pre-ping (it would cost a round trip per request): a pooled connection found
         # dead makes SQLAlchemy renew the whole pool, and with_transaction re-runs the
         # transaction once on a new connection (see ConnectionLost).
-        return create_engine(
+        engine = create_engine(
             self.url.set(database=name), isolation_level='AUTOCOMMIT',
-            connect_args=self._connect_args(), **self._pool_options())
+            connect_args={**self._connect_args(), 'options': '-c synchronous_commit=off'},
+            **self._pool_options())
+        event.listen(engine, 'before_cursor_execute', _begin_first)
+        return engine
 
     @property
     def admin(self) -> Engine:
@@ -152,17 +169,37 @@ class PostgreSQLBackend(Backend):
         # SQLAlchemy's own mark of a transaction (nothing is sent in autocommit mode): an ORM
         # session on the connection then joins it, and never ends the real one on closing.
         conn.begin()
-        _send(conn, statement)
+        conn.info[_PENDING] = statement  # sent before the first statement (_begin_first)
 
     def commit(self, conn: Connection) -> None:
-        _send(conn, b'COMMIT')
+        if conn.info.pop(_PENDING, None) is None:  # else nothing ran: nothing to commit
+            _send(conn, b'COMMIT')
 
     def rollback(self, conn: Connection) -> None:
-        _send(conn, b'ROLLBACK')
+        if conn.info.pop(_PENDING, None) is None:
+            _send(conn, b'ROLLBACK')
+
+    def fetch(self, conn: Connection, statement: Fetched, params: dict[str, Any],
+              alone: bool = False) -> list[Any]:
+        # Alone, before BEGIN: the transaction's snapshot is taken at its first statement,
+        # after this one, and a transaction that runs nothing else sends nothing.
+        if not alone:
+            _begin_first(conn)
+        read = self._reader(statement, conn.dialect)
+        raw: Any = conn.connection.dbapi_connection
+        try:
+            with raw.cursor() as cursor:
+                cursor.execute(read.sql, read.parameters(params), prepare=True)
+                return read.rows(cursor)
+        except psycopg.Error as error:
+            if raw.pgconn.status != pq.ConnStatus.OK:
+                _lost_connection(conn, error)
+            raise
 
     def end(self, conn: Connection, timeout: float | None) -> None:
         if conn.invalidated:  # a lost connection: its session, and so the lock, are gone
             return
+        conn.info.pop(_PENDING, None)
         if conn.connection.info.pop('exclusive', False):
             try:
                 conn.execute(_unlock_sql, {'key': _EXCLUSIVE_KEY})
@@ -189,10 +226,19 @@ class PostgreSQLBackend(Backend):
         # A lost connection: SQLSTATE class 08, or a driver-side OperationalError without
         # SQLSTATE ("server closed the connection"). Client-side errors without SQLSTATE
         # (e.g. text with a NUL character) are not outages.
-        if exc.connection_invalidated or (state or '').startswith('08') or (
+        if exc.connection_invalidated or getattr(exc.orig, 'trylite_lost', False) or (
+                (state or '').startswith('08')) or (
                 state is None and isinstance(exc, OperationalError)):
             return ConnectionLost('the connection to the database was lost', during_commit)
         return None
+
+
+def _begin_first(conn: Connection, *args: Any) -> None:
+    """Send the transaction's BEGIN, if it is still to be sent (before the first statement
+    of a transaction: a ``before_cursor_execute`` listener)."""
+    statement = conn.info.pop(_PENDING, None)
+    if statement is not None:
+        _send(conn, statement)
 
 
 def _send(conn: Connection, statements: bytes) -> None:
@@ -204,12 +250,17 @@ def _send(conn: Connection, statements: bytes) -> None:
     if result.status not in _DONE:
         error = psycopg.errors.error_from_result(result)
         if raw.pgconn.status != pq.ConnStatus.OK:
-            # the server went away: every pooled connection is likely dead too (as
-            # SQLAlchemy does on a disconnection, start a new pool)
-            error.trylite_lost = True  # type: ignore[attr-defined]
-            conn.invalidate(error)
-            conn.engine.dispose(close=False)
+            _lost_connection(conn, error)
         raise error
+
+
+def _lost_connection(conn: Connection, error: psycopg.Error) -> None:
+    """The server went away under *conn*: mark *error* so, drop the connection, and start a
+    new pool (every pooled connection is likely dead too, as SQLAlchemy assumes on a
+    disconnection)."""
+    error.trylite_lost = True  # type: ignore[attr-defined]
+    conn.invalidate(error)
+    conn.engine.dispose(close=False)
 
 
 def _lost(error: psycopg.Error) -> bool:

@@ -30,7 +30,7 @@ from ..exceptions import (
     Unavailable,
 )
 from ..settings import DatabaseSettings
-from .backend import Backend
+from .backend import Backend, Fetched
 
 __all__ = ['SQLiteBackend']
 
@@ -123,6 +123,12 @@ class SQLiteBackend(Backend):
             dbapi_conn: Any = conn.connection.dbapi_connection
             dbapi_conn.set_progress_handler(lambda: time.monotonic() > deadline, 10_000)
         conn.begin()
+
+    def fetch(self, conn: Connection, statement: Fetched, params: dict[str, Any],
+              alone: bool = False) -> list[Any]:
+        if not conn.in_transaction():  # in an autocommit block: begin as SQLAlchemy would
+            conn.begin()
+        return super().fetch(conn, statement, params, alone)
 
     def end(self, conn: Connection, timeout: float | None) -> None:
         if timeout and not conn.invalidated:
