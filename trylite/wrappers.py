@@ -115,7 +115,8 @@ def with_transaction(readonly: bool | None = None, user: int | Literal['request'
                 'scheme': request.scheme, 'is_secure': request.is_secure}}
             # The body is read (and kept) before the transaction starts: a client trickling
             # it holds no connection and, on SQLite, no write lock meanwhile.
-            request.get_data(parse_form_data=True)
+            if request.content_length or request.headers.get('Transfer-Encoding'):
+                request.get_data(parse_form_data=True)
             return Transaction.run(
                 pool.database_name, uid, lambda: func(request, pool, *args, **kwargs),
                 readonly=ro, context=ctx, timeout=timeout,

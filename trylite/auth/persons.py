@@ -17,6 +17,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import String, inspect, select
 from sqlalchemy.orm import Mapped, Session, make_transient_to_detached, mapped_column, relationship
+from sqlalchemy.orm.attributes import instance_state
 
 from ..data.access import ADMIN_GROUP
 from ..data.models import Group, membership
@@ -86,8 +87,8 @@ class User(Model):
 
 #: The columns of ``res_user`` a Core query selects to make a person with :func:`loaded`.
 PERSON_COLUMNS = tuple(User.__table__.c)
-_ATTRIBUTES = tuple(inspect(User).get_property_by_column(column).key
-                    for column in PERSON_COLUMNS)
+_MAPPER = inspect(User)
+_ATTRIBUTES = tuple(_MAPPER.get_property_by_column(column).key for column in PERSON_COLUMNS)
 _ID = _ATTRIBUTES.index('id')
 
 
@@ -98,10 +99,12 @@ def loaded(session: Session, row: Sequence[Any]) -> User | None:
     values = row[len(row) - len(PERSON_COLUMNS):]
     if values[_ID] is None:
         return None
-    known = session.identity_map.get(session.identity_key(User, values[_ID]))
+    known = session.identity_map.get(_MAPPER.identity_key_from_primary_key((values[_ID],)))
     if known is not None:
-        return known  # type: ignore[no-any-return]
-    user = User(**dict(zip(_ATTRIBUTES, values, strict=True)))
+        return known
+    # As the ORM loads a row: a new instance, its values set without attribute events.
+    user: User = _MAPPER.class_manager.new_instance()
+    instance_state(user).dict.update(zip(_ATTRIBUTES, values, strict=True))
     make_transient_to_detached(user)
     session.add(user)
     return user

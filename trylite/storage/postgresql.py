@@ -81,6 +81,8 @@ _BEGIN_EXCLUSIVE = (b'BEGIN ISOLATION LEVEL REPEATABLE READ READ WRITE; '
 _BEGIN_WRITER = _BEGIN_EXCLUSIVE + b'; SELECT pg_advisory_xact_lock_shared(%d)' % _EXCLUSIVE_KEY
 #: The BEGIN a transaction still has to send before its first statement (on ``conn.info``).
 _PENDING = 'trylite.begin'
+#: The driver cursor :meth:`PostgreSQLBackend.fetch` runs its statements on (``conn.info``).
+_CURSOR = 'trylite.cursor'
 _DONE = (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK)
 
 
@@ -186,11 +188,14 @@ class PostgreSQLBackend(Backend):
         if not alone:
             _begin_first(conn)
         read = self._reader(statement, conn.dialect)
-        raw: Any = conn.connection.dbapi_connection
+        record = conn.connection
+        raw: Any = record.dbapi_connection
+        cursor = record.info.get(_CURSOR)
+        if cursor is None:  # one per driver connection (its info is emptied on reconnecting)
+            cursor = record.info[_CURSOR] = raw.cursor()
         try:
-            with raw.cursor() as cursor:
-                cursor.execute(read.sql, read.parameters(params), prepare=True)
-                return read.rows(cursor)
+            cursor.execute(read.sql, read.parameters(params), prepare=True)
+            return read.rows(cursor)
         except psycopg.Error as error:
             if raw.pgconn.status != pq.ConnStatus.OK:
                 _lost_connection(conn, error)
