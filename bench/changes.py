@@ -36,4 +36,23 @@ CHANGES: list[Change] = [
            "person alone: 344 → 289 µs; 2026-11-23"),
     Change("a key's secret made from 32 random bytes in one base62 conversion rather than 43 "
            "draws", 41, 5, "making a secret, within a key request; 2026-11-23"),
+    Change("BEGIN sent with a transaction's first statement; the key check (and the throttle "
+           "check) run alone before it, on the driver with a statement compiled once "
+           "(Backend.fetch): a guarded request whose handler reads nothing more is one round "
+           "trip instead of three", 350, 237,
+           "guarded request on PostgreSQL, bench.inprocess (wrong key 549 → 515, key request "
+           "1,340 → 1,308); the key query alone: SQLAlchemy Core 76 → driver 31 µs; 2026-12-07"),
+    Change("a key request reads its person and the requests waiting for them in one statement "
+           "and stores the key with a Core insert (statements built once, no ORM flush)",
+           1308, 627, "key request on PostgreSQL, bench.inprocess; 2026-12-07"),
+    Change("a throttle count is one upsert for its one or two subjects, run on the driver",
+           406, 338, "wrong-key request (401, every failure counted) on PostgreSQL, "
+           "bench.inprocess (key request 627 → 527); 2026-12-07"),
+    Change("bookkeeping outside transactions (throttle counts) does not wait for the disk "
+           "(synchronous_commit off; writing transactions set it on)", 213, 133,
+           "wall time of one failure counted, in process (the disk flush of its commit); "
+           "2026-12-07"),
+    Change("a person made as the ORM loads one (no attribute events); one driver cursor per "
+           "connection; no body read for a request without one", 243, 217,
+           "guarded request on PostgreSQL, bench.inprocess; 2026-12-07"),
 ]

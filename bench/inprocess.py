@@ -1,10 +1,13 @@
 """In-process cost of each bench case: requests handed straight to trylite's WSGI app.
 
 ``.venv/bin/python -m bench.inprocess [--backend postgresql|sqlite] [--cases a,b]
-[--requests N] [--profile CASE]`` prints the median and p90 CPU time (µs, process CPU clock)
-of N requests per case, after a warm-up, with no HTTP server and no client in the way: what
-:mod:`bench.changes` records before and after each change to the hot path. ``--profile CASE``
-prints cProfile's top functions for one case instead.
+[--requests N] [--profile CASE] [--bounds]`` prints the median and p90 CPU time (µs, process
+CPU clock) of N requests per case, after a warm-up, with no HTTP server and no client in the
+way: what :mod:`bench.changes` records before and after each change to the hot path.
+``--profile CASE`` prints cProfile's top functions for one case instead; ``--bounds`` the
+parts the ``guarded`` and ``transaction`` cases are made of, and what ``guarded`` would cost
+with no key round trip at all (the key's row served from memory, as a worker-local copy of
+the keys would at best): what bounds their goals (the results' "What bounds" section).
 
 It makes its own database (``bench_inprocess`` on the local PostgreSQL, or a SQLite folder
 under ``bench/.work``) with the bench's person and a validated key, through trylite's API.
@@ -23,6 +26,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy import func, select
 from werkzeug.test import EnvironBuilder
 
 import bench.trylite_routes  # noqa: F401  (declares the bench routes on trylite's app)
@@ -34,6 +38,7 @@ from trylite.auth.persons import User
 from trylite.auth.tokens import KEY_PREFIX, checksum
 from trylite.pool import create_database
 from trylite.transaction import Transaction
+from trylite.wrappers import with_pool, with_transaction
 from trylite.wsgi import app
 
 DATABASE = "bench_inprocess"
@@ -116,15 +121,94 @@ def measure(make: Callable[[], dict[str, Any]], requests: int) -> tuple[float, f
     return statistics.median(times), times[int(len(times) * 0.9)], status
 
 
+@app.route("/<database_name>/bench/inprocess/empty", methods=["GET"])
+@with_pool
+@with_transaction()
+def empty(request, pool):
+    """A transaction that runs nothing: what the wrappers cost."""
+    return {"users": 0}
+
+
+def cpu_us(func: Callable[[], Any], times: int = 3000) -> float:
+    """Median CPU µs of ``func()`` after a warm-up."""
+    for _ in range(300):
+        func()
+    spent = []
+    for _ in range(times):
+        start = time.process_time_ns()
+        func()
+        spent.append((time.process_time_ns() - start) / 1000)
+    return statistics.median(spent)
+
+
+def bounds(made: dict[str, Callable[[], dict[str, Any]]], key: str, requests: int) -> None:
+    """The parts of ``guarded`` and ``transaction``, and ``guarded`` without a key round
+    trip."""
+    count = select(func.count()).select_from(User)
+    raw_select = b"SELECT count(*) FROM res_user"
+
+    def in_transaction(part: Callable[[Transaction], Any]) -> Callable[[], None]:
+        def run() -> None:
+            with Transaction.start(DATABASE, readonly=True) as transaction:
+                transaction.session.scalar(count)  # BEGIN sent: what follows is measured
+                start = time.process_time_ns()
+                part(transaction)
+                parts.append((time.process_time_ns() - start) / 1000)
+        return run
+
+    lines = []
+    for name, part in [
+            ("the route's statement built (select(func.count())...)",
+             lambda t: select(func.count()).select_from(User)),
+            ("the statement through the ORM session (session.scalar)",
+             lambda t: t.session.scalar(count)),
+            ("the statement through SQLAlchemy Core (connection.scalar)",
+             lambda t: t.connection.scalar(count)),
+            ("the statement on the driver (one round trip)",
+             lambda t: t.connection.connection.dbapi_connection.pgconn.exec_(raw_select)
+             if t.backend.__class__.__name__ == "PostgreSQLBackend"
+             else t.connection.exec_driver_sql(raw_select.decode()).scalar())]:
+        parts: list[float] = []
+        cpu_us(in_transaction(part), requests)
+        lines.append((name, statistics.median(parts)))
+    environ = made["guarded"]
+    call(environ())  # the key's use recorded: its row says so
+    with Transaction.start(DATABASE, readonly=True):
+        found = keys.find(key)
+    real_find = keys.find
+    try:
+        keys.find = lambda token: found if token == key else real_find(token)  # type: ignore[assignment]
+        from_memory = cpu_us(lambda: call(environ()), requests)
+    finally:
+        keys.find = real_find  # type: ignore[assignment]
+    print("request parts (CPU µs, median):")
+    for case in ("nodb", "transaction", "guarded"):
+        print(f"  {case:60} {cpu_us(lambda: call(made[case]()), requests):8.1f}")
+    empty_route = EnvironBuilder(path=f"/{DATABASE}/bench/inprocess/empty",
+                                 headers={"Accept": "application/json"},
+                                 environ_base={"REMOTE_ADDR": HOST}).get_environ()
+    print(f"  {'a with_pool + with_transaction route that runs nothing':60} "
+          f"{cpu_us(lambda: call({**empty_route, 'wsgi.input': io.BytesIO()}), requests):8.1f}")
+    print(f"  {'guarded, its key row served from memory (no round trip)':60} {from_memory:8.1f}")
+    print("inside a begun read-only transaction:")
+    for name, spent in lines:
+        print(f"  {name:60} {spent:8.1f}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", choices=sorted(URIS), default="postgresql")
     parser.add_argument("--cases", default="nodb,echo,transaction,guarded,badkey,keyrequest")
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--profile", metavar="CASE")
+    parser.add_argument("--bounds", action="store_true")
     args = parser.parse_args(argv)
     configure(args.backend)
-    made = environs(*prepare())
+    key, wrong = prepare()
+    made = environs(key, wrong)
+    if args.bounds:
+        bounds(made, key, args.requests)
+        return
     if args.profile:
         for _ in range(200):
             call(made[args.profile]())
