@@ -36,7 +36,7 @@ from werkzeug.exceptions import (
     SecurityError,
 )
 from werkzeug.middleware.proxy_fix import ProxyFix
-from werkzeug.routing import Map, RequestRedirect, Rule
+from werkzeug.routing import Map, MapAdapter, RequestRedirect, Rule
 from werkzeug.sansio.utils import host_is_trusted
 
 from ..converters import Base64Converter
@@ -62,6 +62,8 @@ logger = logging.getLogger(__name__)
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 #: The order, outermost first, in which the request-handling wrappers stack.
 LAYERS = ('with_pool', 'with_transaction', 'user_application')
+#: How many bound URL maps (one per host, scheme and root path) the app keeps at most.
+ADAPTERS = 64
 #: The wrapper each one needs outside it.
 _NEEDS = {'with_transaction': 'with_pool', 'user_application': 'with_transaction'}
 
@@ -98,6 +100,8 @@ class _Resolved:
                               if proxies else app.wsgi_app)
         #: Whether a request without ``X-Forwarded-For`` is still to be reported.
         self.watch_proxies = proxies > 0
+        #: The URL map's adapters, by host, scheme and root path (see :meth:`adapter`).
+        self.adapters: dict[tuple[str, str, str], MapAdapter] = {}
 
     def check_proxies(self, environ: dict[str, Any]) -> None:
         """Warn, once, when a request arrives without the header the proxies would add."""
@@ -109,6 +113,20 @@ class _Resolved:
                 'proxies, they choose the address they are throttled by. Set [web] '
                 'num_proxies to the number of proxies every request goes through.',
                 self.proxies, environ.get('REMOTE_ADDR', 'an unknown address'))
+
+    def adapter(self, url_map: Map, request: Request) -> MapAdapter:
+        """*url_map* bound to the request's host, scheme and root path (what
+        ``bind_to_environ`` does, from the parsed request), kept for the next requests of the
+        same three: a request passes its own path, method and query to ``match``. At most
+        :data:`ADAPTERS` are kept (the host is the client's to choose)."""
+        where = (request.host, request.scheme, request.root_path)
+        adapter = self.adapters.get(where)
+        if adapter is None:
+            if len(self.adapters) >= ADAPTERS:
+                self.adapters.clear()
+            adapter = self.adapters[where] = url_map.bind(
+                where[0], where[2] or None, None, where[1])
+        return adapter
 
     def check_host(self, request: Request) -> None:
         """Refuse (400) a request naming a host that is not in ``[web] trusted_hosts``."""
@@ -203,19 +221,19 @@ class TryliteWSGI:
         try:
             if origin is not None:
                 allowed_origin = resolved.cors.check_origin(request, origin)
-            adapter = self.url_map.bind(  # what bind_to_environ does, from the parsed request
-                request.host, request.root_path or None, None, request.scheme, request.method,
-                request.path, request.environ.get('QUERY_STRING', ''))
+            adapter = resolved.adapter(self.url_map, request)
+            path, query = request.path, request.environ.get('QUERY_STRING', '')
             preflight = (request.method == 'OPTIONS' and origin is not None
                          and 'Access-Control-Request-Method' in request.headers)
             method: str = (request.headers['Access-Control-Request-Method'] if preflight
                            else request.method)
             try:
-                rule, view_args = adapter.match(method=method, return_rule=True)
+                rule, view_args = adapter.match(path, method, return_rule=True,
+                                                query_args=query)
             except MethodNotAllowed as exc:
                 # the path's own route draws the error (an HTML page for pages)
                 valid = list(exc.valid_methods or ())
-                route = adapter.match(method=valid[0], return_rule=True)[0].trylite_route  # type: ignore[attr-defined]
+                route = adapter.match(path, valid[0], return_rule=True)[0].trylite_route  # type: ignore[attr-defined]
                 resolved.check_host(request)
                 if method == 'OPTIONS':  # plain OPTIONS: what the path accepts
                     return Response(status=204, headers={'Allow': allow_header(valid)})
