@@ -9,6 +9,7 @@ from werkzeug.wrappers import Response
 
 import tests.core_routes  # noqa: F401  (the routes under test)
 from tests.client import assert_json_error, make_client
+from trylite.web.app import ADAPTERS
 from trylite.wrappers import with_pool, with_transaction
 from trylite.wsgi import TryliteWSGI, app
 
@@ -50,6 +51,21 @@ def test_missing_trailing_slash_redirects_308(client):
     response = client.get('/_core/slash?x=1')
     assert response.status_code == 308
     assert response.headers['Location'] == '/_core/slash/?x=1'  # relative: no Host in it
+
+
+def test_each_request_is_matched_on_its_own_path_whatever_the_host(client):
+    """The URL map is bound once per host (scheme, root path) and kept, at most ADAPTERS of
+    them: each request still matches its own path, method and query."""
+    hosts = [f'h{n}.example' for n in range(ADAPTERS + 5)]
+    for host in hosts + hosts[:3]:
+        headers = {'Host': host}
+        assert client.get('/_core/plain', headers=headers).text == 'plain'
+        assert client.get('/_core/page/3', headers=headers).json == {'page': 3}
+        assert client.get('/_core/slash?x=1', headers=headers).headers['Location'] == (
+            '/_core/slash/?x=1')
+        assert_json_error(client.delete('/_core/plain', headers=headers), 405)
+        assert_json_error(client.get('/no/such/path', headers=headers), 404)
+    assert 0 < len(app._settings().adapters) <= ADAPTERS
 
 
 # -- hosts and proxies ----------------------------------------------------------------------
