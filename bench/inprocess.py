@@ -4,6 +4,7 @@
 [--requests N] [--profile CASE] [--bounds]`` prints the median and p90 CPU time (µs, process
 CPU clock) of N requests per case, after a warm-up, with no HTTP server and no client in the
 way: what :mod:`bench.changes` records before and after each change to the hot path.
+On PostgreSQL it also gives the CPU time the local server's processes spent per request.
 ``--profile CASE`` prints cProfile's top functions for one case instead; ``--bounds`` the
 parts the ``guarded`` and ``transaction`` cases are made of, and what ``guarded`` would cost
 with no key round trip at all (the key's row served from memory, as a worker-local copy of
@@ -19,11 +20,13 @@ import argparse
 import cProfile
 import io
 import json
+import os
 import pstats
 import statistics
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
@@ -42,6 +45,8 @@ from trylite.wrappers import with_pool, with_transaction
 from trylite.wsgi import app
 
 DATABASE = "bench_inprocess"
+#: Clock ticks per second of /proc/PID/stat's CPU times.
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 URIS = {"postgresql": f"postgresql+psycopg://{PG_USER}@{HOST}:{PG_PORT}/",
         "sqlite": f"sqlite:///{WORK_DIR / 'inprocess-sqlite'}"}
 
@@ -107,18 +112,37 @@ def call(environ: dict[str, Any]) -> str:
     return status[0]
 
 
-def measure(make: Callable[[], dict[str, Any]], requests: int) -> tuple[float, float, str]:
-    """Median and p90 CPU µs of *requests* requests, after as many warm-up requests."""
+def postgres_cpu_us() -> float:
+    """The CPU time (µs, user + system) the local PostgreSQL's processes have used so far."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        name, _, rest = text.partition("(")[2].partition(")")
+        if name.startswith("postgres"):
+            fields = rest.split()
+            total += int(fields[11]) + int(fields[12])
+    return total * 1e6 / CLOCK_TICKS
+
+
+def measure(make: Callable[[], dict[str, Any]], requests: int
+            ) -> tuple[float, float, float, str]:
+    """Median and p90 CPU µs of *requests* requests, after as many warm-up requests, and the
+    mean CPU µs of the local PostgreSQL's processes per request (0 on SQLite)."""
     for _ in range(min(requests, 200)):
         status = call(make())
     times = []
+    before = postgres_cpu_us()
     for _ in range(requests):
         environ = make()
         start = time.process_time_ns()
         call(environ)
         times.append((time.process_time_ns() - start) / 1000)
+    postgres = (postgres_cpu_us() - before) / requests
     times.sort()
-    return statistics.median(times), times[int(len(times) * 0.9)], status
+    return statistics.median(times), times[int(len(times) * 0.9)], postgres, status
 
 
 @app.route("/<database_name>/bench/inprocess/empty", methods=["GET"])
@@ -220,10 +244,12 @@ def main(argv: list[str] | None = None) -> None:
         pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(40)
         pstats.Stats(profiler, stream=sys.stdout).sort_stats("cumulative").print_stats(60)
         return
-    print(f"{args.backend}, {args.requests} requests per case (CPU µs)")
+    print(f"{args.backend}, {args.requests} requests per case (CPU µs; PostgreSQL's "
+          "processes: mean per request)")
     for case in args.cases.split(","):
-        median, p90, status = measure(made[case], args.requests)
-        print(f"{case:12} median {median:8.1f}  p90 {p90:8.1f}  {status}")
+        median, p90, postgres, status = measure(made[case], args.requests)
+        print(f"{case:12} median {median:8.1f}  p90 {p90:8.1f}  PostgreSQL {postgres:7.1f}"
+              f"  {status}")
 
 
 if __name__ == "__main__":

@@ -203,6 +203,30 @@ def test_begin_waits_for_the_first_statement(db, kind):
         pass
 
 
+@pytest.mark.parametrize('first', ['one', 'many', 'plain'])
+def test_a_transaction_may_begin_with_any_kind_of_statement(db, first):
+    """PostgreSQL sends BEGIN with the first statement (one with parameters, an
+    executemany, one without parameters); the transaction holds all of what follows."""
+    rows = [{'name': f'{first}-{n}', 'value': n} for n in range(3)]
+    with Transaction.start(db) as transaction:
+        conn = transaction.connection
+        if first == 'one':
+            conn.execute(insert(Counter), rows[0])
+        elif first == 'many':
+            conn.execute(insert(Counter), rows)
+        else:
+            conn.exec_driver_sql(f"INSERT INTO test_counter (name, value) VALUES ('{first}-0', 0)")
+        conn.execute(insert(Counter), {'name': f'{first}-last', 'value': 9})
+    with pytest.raises(ZeroDivisionError), Transaction.start(db) as transaction:
+        transaction.connection.execute(insert(Counter), {'name': f'{first}-undone', 'value': 1})
+        1 / 0  # noqa: B018
+    with Transaction.start(db, readonly=True) as transaction:
+        names = set(transaction.connection.execute(
+            select(Counter.name).where(Counter.name.like(f'{first}-%'))).scalars())
+    assert f'{first}-last' in names and f'{first}-0' in names
+    assert f'{first}-undone' not in names
+
+
 def test_bookkeeping_does_not_wait_for_the_disk(db, kind):
     """PostgreSQL: statements outside transactions (throttle counts) commit without waiting
     for the disk; transactions that write wait (the key they hand out is kept)."""

@@ -3,14 +3,15 @@
 Every transaction runs at REPEATABLE READ; read-only ones are ``READ ONLY``, so that a write
 in them fails loudly. The driver is in autocommit mode and trylite sends BEGIN (with what a
 transaction starts with: a writer's turn lock, a statement timeout) and COMMIT itself, below
-SQLAlchemy, as one simple-protocol message each: one round trip and little CPU.
+SQLAlchemy.
 
-BEGIN is sent just before the transaction's first statement, not when it starts: a transaction
-that runs no statement costs no round trip at all, and a :meth:`~PostgreSQLBackend.fetch`
-made *alone* before any statement (a key check) runs on its own, in autocommit, so that a guarded
-request whose handler reads nothing more is one round trip. The snapshot of a REPEATABLE READ
-transaction is taken at its first statement anyway, so deferring BEGIN changes nothing of what
-the transaction sees.
+BEGIN goes with the transaction's first statement, in one round trip (psycopg's pipeline mode),
+not when the transaction starts: a transaction that runs no statement costs no round trip at
+all, and a :meth:`~PostgreSQLBackend.fetch` made *alone* before any statement (a key check)
+runs on its own, in autocommit, so that a guarded request whose handler reads nothing more is
+one round trip. The snapshot of a REPEATABLE READ transaction is taken at its first statement
+anyway, so deferring BEGIN changes nothing of what the transaction sees. COMMIT is one
+simple-protocol message.
 
 Bookkeeping statements run outside transactions (:meth:`~trylite.storage.Backend.autocommit`:
 throttle counts, sweeps) do not wait for their commit to reach the disk
@@ -112,7 +113,9 @@ class PostgreSQLBackend(Backend):
             self.url.set(database=name), isolation_level='AUTOCOMMIT',
             connect_args={**self._connect_args(), 'options': '-c synchronous_commit=off'},
             **self._pool_options())
-        event.listen(engine, 'before_cursor_execute', _begin_first)
+        event.listen(engine, 'do_execute', _execute_first)
+        event.listen(engine, 'do_execute_no_params', _execute_first_no_params)
+        event.listen(engine, 'do_executemany', _begin_first_many)
         return engine
 
     @property
@@ -238,12 +241,41 @@ class PostgreSQLBackend(Backend):
         return None
 
 
-def _begin_first(conn: Connection, *args: Any) -> None:
-    """Send the transaction's BEGIN, if it is still to be sent (before the first statement
-    of a transaction: a ``before_cursor_execute`` listener)."""
+def _begin_first(conn: Connection) -> None:
+    """Send the transaction's BEGIN, if it is still to be sent."""
     statement = conn.info.pop(_PENDING, None)
     if statement is not None:
         _send(conn, statement)
+
+
+def _execute_first(cursor: Any, statement: str, parameters: Any, context: Any
+                   ) -> bool | None:
+    """Run a transaction's first statement in one round trip with its BEGIN (psycopg's
+    pipeline mode); ``None`` for the others, which SQLAlchemy runs (a ``do_execute``
+    listener)."""
+    connection = context.root_connection
+    # (a transaction of trylite's is marked begun; the dialect's first statements are not)
+    begin = connection.info.pop(_PENDING, None) if connection.in_transaction() else None
+    if begin is None:
+        return None
+    raw = cursor.connection
+    with raw.pipeline():
+        for part in begin.split(b'; '):
+            raw.execute(part)
+        cursor.execute(statement, parameters)
+    return True
+
+
+def _execute_first_no_params(cursor: Any, statement: str, context: Any) -> bool | None:
+    """:func:`_execute_first` for a statement without parameters."""
+    return _execute_first(cursor, statement, None, context)
+
+
+def _begin_first_many(cursor: Any, statement: str, parameters: Any, context: Any) -> None:
+    """Send the transaction's BEGIN before an ``executemany`` (a ``do_executemany``
+    listener)."""
+    if context.root_connection.in_transaction():
+        _begin_first(context.root_connection)
 
 
 def _send(conn: Connection, statements: bytes) -> None:
