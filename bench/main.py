@@ -43,7 +43,7 @@ from bench.servers import (
     worker_rss_kib,
 )
 
-EXTRAS = ("rss", "sleep", "scale", "flood")
+EXTRAS = ("rss", "sleep", "scale", "flood", "rounds")
 
 CONCURRENCIES = (1, 4, 16, 64)
 SETUPS: dict[str, Callable[[], Server]] = {
@@ -220,12 +220,39 @@ def flood_test(live: Running, args: argparse.Namespace) -> dict[str, report.Floo
     return found
 
 
+def goal_rounds(lives: list[Running], args: argparse.Namespace) -> dict[str, list[float]]:
+    """trylite's req/s ÷ its peer's for each case whose ratio is a goal, at the goals'
+    concurrency, in 3 rounds; in each, the two servers are measured one right after the other
+    (trylite first, then the peer first, then trylite first), so that a verdict does not hang
+    on two points measured a minute apart on a machine whose load drifts."""
+    by_name = {live.server.name: live for live in lives}
+    ratios: dict[str, list[float]] = {}
+    for number in range(3):
+        for case_name, peer in report.GOAL_RATIOS.items():
+            if "trylite" not in by_name or peer not in by_name:
+                continue
+            case, pair = CASES_BY_NAME[case_name], ["trylite", peer]
+            rates = {}
+            for name in pair if number % 2 == 0 else reversed(pair):
+                log(f"goals, round {number + 1}: {case_name} c={report.GOAL_CONNECTIONS} {name}")
+                rates[name] = measure(by_name[name], case, report.GOAL_CONNECTIONS,
+                                      args.duration, 0).rps
+            if rates[peer]:
+                ratios.setdefault(case_name, []).append(rates["trylite"] / rates[peer])
+    return ratios
+
+
 def run_extras(lives: list[Running], results: report.Results, args: argparse.Namespace) -> None:
-    """RSS after warm-up, sleeping workers during key requests, trylite's key-table scale,
-    valid keys during a flood of wrong ones."""
+    """RSS after warm-up, the goals' ratios in alternating rounds, sleeping workers during key
+    requests, trylite's key-table scale, valid keys during a flood of wrong ones."""
     if "rss" in args.extras:
         for live in lives:
             results.rss[live.server.name] = worker_rss_kib(live.proc.pid)
+    if "rounds" in args.extras:
+        try:
+            results.rounds = goal_rounds(lives, args)
+        except Exception as error:
+            _record_error(results, "rounds", error)
     for live in lives:
         name = live.server.name
         try:
