@@ -57,7 +57,7 @@ def _names(text: str) -> list[str]:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    """Command-line options (defaults keep a full run at about 6 minutes on 2 cores)."""
+    """Command-line options (defaults keep a full run at about 7 minutes on 2 cores)."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--duration", type=int, default=2, help="seconds measured per point")
     parser.add_argument("--warmup", type=int, default=1,
