@@ -203,10 +203,11 @@ def test_begin_waits_for_the_first_statement(db, kind):
         pass
 
 
-@pytest.mark.parametrize('first', ['one', 'many', 'plain'])
+@pytest.mark.parametrize('first', ['one', 'many', 'plain', 'streamed'])
 def test_a_transaction_may_begin_with_any_kind_of_statement(db, first):
     """PostgreSQL sends BEGIN with the first statement (one with parameters, an
-    executemany, one without parameters); the transaction holds all of what follows."""
+    executemany, one without parameters; before a streamed one, on its own); the transaction
+    holds all of what follows."""
     rows = [{'name': f'{first}-{n}', 'value': n} for n in range(3)]
     with Transaction.start(db) as transaction:
         conn = transaction.connection
@@ -214,8 +215,13 @@ def test_a_transaction_may_begin_with_any_kind_of_statement(db, first):
             conn.execute(insert(Counter), rows[0])
         elif first == 'many':
             conn.execute(insert(Counter), rows)
-        else:
+        elif first == 'plain':
             conn.exec_driver_sql(f"INSERT INTO test_counter (name, value) VALUES ('{first}-0', 0)")
+        else:
+            streamed = conn.execute(select(Counter.name).where(Counter.name == first)
+                                    .execution_options(stream_results=True))
+            assert streamed.all() == []
+            conn.execute(insert(Counter), rows[0])
         conn.execute(insert(Counter), {'name': f'{first}-last', 'value': 9})
     with pytest.raises(ZeroDivisionError), Transaction.start(db) as transaction:
         transaction.connection.execute(insert(Counter), {'name': f'{first}-undone', 'value': 1})

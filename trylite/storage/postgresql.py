@@ -258,6 +258,9 @@ def _execute_first(cursor: Any, statement: str, parameters: Any, context: Any
     begin = connection.info.pop(_PENDING, None) if connection.in_transaction() else None
     if begin is None:
         return None
+    if isinstance(cursor, psycopg.ServerCursor):  # streamed results: no pipeline for them
+        _send(connection, begin)
+        return None
     raw = cursor.connection
     with raw.pipeline():
         for part in begin.split(b'; '):
