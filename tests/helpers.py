@@ -87,6 +87,11 @@ def wrong_secret(key: str) -> str:
     return forged_key(public_id(key))
 
 
+def mistyped(key: str) -> str:
+    """*key* with its last character changed: its checksum no longer matches."""
+    return key[:-1] + ('y' if key.endswith('x') else 'x')
+
+
 def throttle_counts(db: str) -> dict[str, int]:
     """Every throttle counter of *db*: subject -> count."""
     with Transaction.start(db, readonly=True) as transaction:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import request_key, validate
+from tests.helpers import mistyped, request_key, validate
 from tests.protocols.odoo_fixtures import (
     PARTNERS,
     crew_fixture,  # noqa: F401  (fixture)
@@ -91,7 +91,7 @@ def test_bearer_in_any_case(client, crew, scheme):
 
 
 def test_bad_keys_are_401(client, crew):
-    for key in (None, 'nonsense', crew.keys['boss'][:-1] + 'x', 'trylitepk_' + 'a' * 12):
+    for key in (None, 'nonsense', mistyped(crew.keys['boss']), 'trylitepk_' + 'a' * 12):
         answer = json2(client, crew.db, key, 'test.partner', 'search_count', {'domain': []})
         error(answer, 401, 'werkzeug.exceptions.Unauthorized')
         assert answer.headers['WWW-Authenticate'] == 'Bearer realm="trylite"'

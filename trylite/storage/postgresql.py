@@ -15,8 +15,8 @@ simple-protocol message.
 
 Bookkeeping statements run outside transactions (:meth:`~trylite.storage.Backend.autocommit`:
 throttle counts, sweeps) do not wait for their commit to reach the disk
-(``synchronous_commit = off``, set on every connection); transactions do (``SET LOCAL
-synchronous_commit = on`` is part of every writer's BEGIN). Errors are classified by SQLSTATE.
+(``synchronous_commit = off``, set on every connection); transactions that write do (their
+BEGIN sets it on for the transaction). Errors are classified by SQLSTATE.
 """
 
 from __future__ import annotations
@@ -74,13 +74,14 @@ _EXCLUSIVE_KEY = 0x7472796C
 _lock_sql = text("SELECT set_config('lock_timeout', :wait, true), pg_advisory_lock(:key)")
 _unlock_sql = text('SELECT pg_advisory_unlock(:key)')
 _BEGIN_READ_ONLY = b'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY'
+_BEGIN_WRITE = b'BEGIN ISOLATION LEVEL REPEATABLE READ READ WRITE'
 # Writers wait for their commit to reach the disk (connections do not, for bookkeeping) and
 # hold the turn lock shared until the transaction ends: an exclusive re-run waits for the
 # writers in flight and then runs alone, so it cannot meet the same conflict again.
-_BEGIN_EXCLUSIVE = (b'BEGIN ISOLATION LEVEL REPEATABLE READ READ WRITE; '
-                    b'SET LOCAL synchronous_commit = on')
-_BEGIN_WRITER = _BEGIN_EXCLUSIVE + b'; SELECT pg_advisory_xact_lock_shared(%d)' % _EXCLUSIVE_KEY
-#: The BEGIN a transaction still has to send before its first statement (on ``conn.info``).
+_DURABLE = b"set_config('synchronous_commit', 'on', true)"
+_TURN = b'pg_advisory_xact_lock_shared(%d)' % _EXCLUSIVE_KEY
+#: The statements that begin a transaction (BEGIN, then what it sets, if anything), still to
+#: be sent with its first statement (on ``conn.info``).
 _PENDING = 'trylite.begin'
 #: The driver cursor :meth:`PostgreSQLBackend.fetch` runs its statements on (``conn.info``).
 _CURSOR = 'trylite.cursor'
@@ -167,14 +168,16 @@ class PostgreSQLBackend(Backend):
             conn.execute(_lock_sql, {'wait': f'{wait}ms', 'key': _EXCLUSIVE_KEY})
             conn.commit()
             conn.connection.info['exclusive'] = True
-        statement = (_BEGIN_READ_ONLY if readonly else
-                     _BEGIN_EXCLUSIVE if exclusive else _BEGIN_WRITER)
+        settings = [] if readonly else [_DURABLE] if exclusive else [_DURABLE, _TURN]
         if timeout:
-            statement += b'; SET LOCAL statement_timeout = %d' % int(timeout * 1000)
+            settings.append(b"set_config('statement_timeout', '%d', true)" % int(timeout * 1000))
+        begin = [_BEGIN_READ_ONLY if readonly else _BEGIN_WRITE]
+        if settings:
+            begin.append(b'SELECT ' + b', '.join(settings))
         # SQLAlchemy's own mark of a transaction (nothing is sent in autocommit mode): an ORM
         # session on the connection then joins it, and never ends the real one on closing.
         conn.begin()
-        conn.info[_PENDING] = statement  # sent before the first statement (_begin_first)
+        conn.info[_PENDING] = begin  # sent with the first statement (_execute_first)
 
     def commit(self, conn: Connection) -> None:
         if conn.info.pop(_PENDING, None) is None:  # else nothing ran: nothing to commit
@@ -188,8 +191,7 @@ class PostgreSQLBackend(Backend):
               alone: bool = False) -> list[Any]:
         # Alone, before BEGIN: the transaction's snapshot is taken at its first statement,
         # after this one, and a transaction that runs nothing else sends nothing.
-        if not alone:
-            _begin_first(conn)
+        begin = None if alone else conn.info.pop(_PENDING, None)
         read = self._reader(statement, conn.dialect)
         record = conn.connection
         raw: Any = record.dbapi_connection
@@ -197,10 +199,10 @@ class PostgreSQLBackend(Backend):
         if cursor is None:  # one per driver connection (its info is emptied on reconnecting)
             cursor = record.info[_CURSOR] = raw.cursor()
         try:
-            cursor.execute(read.sql, read.parameters(params), prepare=True)
+            _execute(cursor, begin, read.sql, read.parameters(params), prepare=True)
             return read.rows(cursor)
         except psycopg.Error as error:
-            if raw.pgconn.status != pq.ConnStatus.OK:
+            if raw.pgconn.status != pq.ConnStatus.OK or _lost(error):
                 _lost_connection(conn, error)
             raise
 
@@ -243,9 +245,9 @@ class PostgreSQLBackend(Backend):
 
 def _begin_first(conn: Connection) -> None:
     """Send the transaction's BEGIN, if it is still to be sent."""
-    statement = conn.info.pop(_PENDING, None)
-    if statement is not None:
-        _send(conn, statement)
+    begin = conn.info.pop(_PENDING, None)
+    if begin is not None:
+        _send(conn, b'; '.join(begin))
 
 
 def _execute_first(cursor: Any, statement: str, parameters: Any, context: Any
@@ -259,14 +261,24 @@ def _execute_first(cursor: Any, statement: str, parameters: Any, context: Any
     if begin is None:
         return None
     if isinstance(cursor, psycopg.ServerCursor):  # streamed results: no pipeline for them
-        _send(connection, begin)
+        _send(connection, b'; '.join(begin))
         return None
+    _execute(cursor, begin, statement, parameters)
+    return True
+
+
+def _execute(cursor: Any, begin: list[bytes] | None, statement: str, parameters: Any,
+             prepare: bool | None = None) -> None:
+    """Run *statement* on the driver's *cursor*, with *begin* (the statements that begin the
+    transaction, if still to be sent) before it in the same round trip."""
+    if begin is None:
+        cursor.execute(statement, parameters, prepare=prepare)
+        return
     raw = cursor.connection
     with raw.pipeline():
-        for part in begin.split(b'; '):
+        for part in begin:
             raw.execute(part)
-        cursor.execute(statement, parameters)
-    return True
+        cursor.execute(statement, parameters, prepare=prepare)
 
 
 def _execute_first_no_params(cursor: Any, statement: str, context: Any) -> bool | None:
@@ -289,14 +301,15 @@ def _send(conn: Connection, statements: bytes) -> None:
     result = raw.pgconn.exec_(statements)
     if result.status not in _DONE:
         error = psycopg.errors.error_from_result(result)
-        if raw.pgconn.status != pq.ConnStatus.OK:
+        if raw.pgconn.status != pq.ConnStatus.OK or _lost(error):
             _lost_connection(conn, error)
         raise error
 
 
 def _lost_connection(conn: Connection, error: psycopg.Error) -> None:
-    """The server went away under *conn*: mark *error* so, drop the connection, and start a
-    new pool (every pooled connection is likely dead too, as SQLAlchemy assumes on a
+    """The server went away under *conn* (closed, or said it ends the session: the error may
+    come before the connection looks closed): mark *error* so, drop the connection, and start
+    a new pool (every pooled connection is likely dead too, as SQLAlchemy assumes on a
     disconnection)."""
     error.trylite_lost = True  # type: ignore[attr-defined]
     conn.invalidate(error)
@@ -304,7 +317,7 @@ def _lost_connection(conn: Connection, error: psycopg.Error) -> None:
 
 
 def _lost(error: psycopg.Error) -> bool:
-    """Whether *error* (raised by :func:`_send`) means the connection is gone."""
+    """Whether *error* (raised below SQLAlchemy) means the connection is gone."""
     state = getattr(error, 'sqlstate', None) or ''
     return (getattr(error, 'trylite_lost', False) or state.startswith('08')
             or state in ('57P01', '57P02'))
