@@ -29,6 +29,7 @@ from trylite.exceptions import (
     UnstorableText,
 )
 from trylite.pool import create_database, update_database
+from trylite.storage.backend import READERS
 from trylite.transaction import Transaction
 
 BUSY_QUERY = ('WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c '
@@ -275,6 +276,15 @@ def test_fetch_runs_writes_returning_rows(db):
     assert [tuple(row) for row in rows] == [('r', 3)]
     with Transaction.start(db, readonly=True) as transaction:
         assert transaction.session.get(Counter, 'r').value == 3
+
+
+def test_fetch_keeps_a_bounded_number_of_compiled_statements(db):
+    """A caller building its statement anew at each call does not grow the cache forever."""
+    with Transaction.start(db, readonly=True) as transaction:
+        for value in range(READERS + 10):
+            assert transaction.lookup(select(Counter.name).where(Counter.value == value),
+                                      {}) is None
+    assert 0 < len(storage.backend()._readers) <= READERS
 
 
 def test_fetch_refuses_expanding_parameters(db):

@@ -68,6 +68,8 @@ def valid_name(name: str) -> bool:
     return NAME_RE.fullmatch(name) is not None
 
 
+#: How many compiled statements a backend keeps for :meth:`Backend.fetch`, at most.
+READERS = 256
 #: What :meth:`Backend.fetch` runs: a select, or a write with RETURNING.
 Fetched = Select[Any] | ReturningInsert[Any] | ReturningUpdate[Any]
 
@@ -334,6 +336,8 @@ class Backend:
         try:
             return self._readers[statement]
         except KeyError:
+            if len(self._readers) >= READERS:  # statements built anew at each call: start over
+                self._readers.clear()
             read = self._readers[statement] = Reader(statement, dialect)
             return read
 
