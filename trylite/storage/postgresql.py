@@ -218,7 +218,7 @@ class PostgreSQLBackend(Backend):
                 conn.invalidate()  # closing the session releases the lock
 
     def _classify(self, exc: BaseException, during_commit: bool) -> BaseException | None:
-        if isinstance(exc, psycopg.Error):  # from _send, below SQLAlchemy
+        if isinstance(exc, psycopg.Error):  # raised below SQLAlchemy (_send, fetch)
             exc = DBAPIError.instance(None, None, exc, psycopg.Error,
                                       connection_invalidated=_lost(exc))
         if not isinstance(exc, DBAPIError):
@@ -233,11 +233,10 @@ class PostgreSQLBackend(Backend):
             return UnstorableText('text with a NUL character cannot be stored')
         if state is None and _MISSING_RE.search(str(exc.orig)):  # refused at connection time
             return DatabaseNotFound('the database does not exist')
-        # A lost connection: SQLSTATE class 08, or a driver-side OperationalError without
-        # SQLSTATE ("server closed the connection"). Client-side errors without SQLSTATE
-        # (e.g. text with a NUL character) are not outages.
-        if exc.connection_invalidated or getattr(exc.orig, 'trylite_lost', False) or (
-                (state or '').startswith('08')) or (
+        # A lost connection: SQLSTATE class 08, one found below SQLAlchemy, or a driver-side
+        # OperationalError without SQLSTATE ("server closed the connection"). Client-side
+        # errors without SQLSTATE (e.g. text with a NUL character) are not outages.
+        if exc.connection_invalidated or _lost(exc.orig) or (
                 state is None and isinstance(exc, OperationalError)):
             return ConnectionLost('the connection to the database was lost', during_commit)
         return None
@@ -257,13 +256,12 @@ def _execute_first(cursor: Any, statement: str, parameters: Any, context: Any
     listener)."""
     connection = context.root_connection
     # (a transaction of trylite's is marked begun; the dialect's first statements are not)
-    begin = connection.info.pop(_PENDING, None) if connection.in_transaction() else None
-    if begin is None:
+    if not connection.in_transaction() or _PENDING not in connection.info:
         return None
     if isinstance(cursor, psycopg.ServerCursor):  # streamed results: no pipeline for them
-        _send(connection, b'; '.join(begin))
+        _begin_first(connection)
         return None
-    _execute(cursor, begin, statement, parameters)
+    _execute(cursor, connection.info.pop(_PENDING), statement, parameters)
     return True
 
 
@@ -316,8 +314,8 @@ def _lost_connection(conn: Connection, error: psycopg.Error) -> None:
     conn.engine.dispose(close=False)
 
 
-def _lost(error: psycopg.Error) -> bool:
-    """Whether *error* (raised below SQLAlchemy) means the connection is gone."""
+def _lost(error: BaseException | None) -> bool:
+    """Whether *error* (the driver's) means the connection is gone."""
     state = getattr(error, 'sqlstate', None) or ''
     return (getattr(error, 'trylite_lost', False) or state.startswith('08')
             or state in ('57P01', '57P02'))
